@@ -1,0 +1,174 @@
+"""Composing participants' pictures into one I420 canvas.
+
+Python decides what goes where (fit/fill geometry, borders, labels, placeholders) and
+hands one display list to the C++ core, which scales every tile straight into the canvas
+with the GIL released.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+
+from vmedia import _core
+from vmedia.color import Yuv, rgb_image_to_yuv, rgb_to_yuv
+from vmedia.errors import InvalidInputError
+from vmedia.frames import I420Frame
+from vmedia.layouts import Rect
+
+FitMode = Literal["fit", "fill"]
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A picture with per-pixel alpha (a name label, a logo), ready to blend."""
+
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    alpha: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return self.y.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.y.shape[0]
+
+    @classmethod
+    def from_rgba(cls, rgba: np.ndarray) -> Overlay:
+        """From an H x W x 4 uint8 RGBA image; chroma is the alpha-weighted 2x2 mean."""
+        rgba = np.asarray(rgba)
+        if rgba.dtype != np.uint8 or rgba.ndim != 3 or rgba.shape[2] != 4 or 0 in rgba.shape:
+            raise InvalidInputError(f"overlay must be a non-empty H x W x 4 uint8 RGBA array, got {rgba.dtype} {rgba.shape}")
+        h, w = rgba.shape[:2]
+        yuv = rgb_image_to_yuv(rgba[..., :3])
+        a = rgba[..., 3].astype(np.float64)
+        # Pad to even size (edge repeat, zero alpha) so chroma is a clean 2x2 mean.
+        ph, pw = h + h % 2, w + w % 2
+        yuv_p = np.pad(yuv, ((0, ph - h), (0, pw - w), (0, 0)), mode="edge")
+        a_p = np.pad(a, ((0, ph - h), (0, pw - w)))
+        wsum = a_p.reshape(ph // 2, 2, pw // 2, 2).sum(axis=(1, 3))
+        chroma = []
+        for c in (1, 2):
+            num = (yuv_p[..., c] * a_p).reshape(ph // 2, 2, pw // 2, 2).sum(axis=(1, 3))
+            plain = yuv_p[..., c].reshape(ph // 2, 2, pw // 2, 2).mean(axis=(1, 3))
+            chroma.append(np.where(wsum > 0, num / np.maximum(wsum, 1e-9), plain))
+        to8 = lambda x: np.clip(np.rint(x), 0, 255).astype(np.uint8)  # noqa: E731
+        return cls(to8(yuv[..., 0]), to8(chroma[0]), to8(chroma[1]), rgba[..., 3].copy())
+
+    @classmethod
+    def text(cls, text: str, *, size: int = 20, color: str = "#FFFFFF", box: str = "#000000", box_alpha: int = 150) -> Overlay:
+        """A name label: text on a translucent box, rendered once with PIL."""
+        return _label(text, size, color, box, box_alpha)
+
+
+@lru_cache(maxsize=256)
+def _label(text: str, size: int, color: str, box: str, box_alpha: int) -> Overlay:
+    from PIL import Image, ImageDraw, ImageFont
+
+    try:
+        font = ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has a single bitmap size
+        font = ImageFont.load_default()
+    left, top, right, bottom = ImageDraw.Draw(Image.new("RGBA", (1, 1))).textbbox((0, 0), text, font=font)
+    pad = max(2, size // 4)
+    w, h = (right - left) + 2 * pad, (bottom - top) + 2 * pad
+    w, h = w + w % 2, h + h % 2
+    img = Image.new("RGBA", (w, h), (*_rgb(box), box_alpha))
+    ImageDraw.Draw(img).text((pad - left, pad - top), text, font=font, fill=(*_rgb(color), 255))
+    return Overlay.from_rgba(np.asarray(img))
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    from vmedia.color import parse_rgb
+
+    return parse_rgb(color)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One participant's place on the canvas.
+
+    source None draws the placeholder colour (participant without video, or waiting for
+    a keyframe). `fit` letterboxes the whole picture; `fill` crops it to cover the rect.
+    """
+
+    rect: Rect
+    source: I420Frame | None = None
+    mode: FitMode = "fit"
+    border: int = 0
+    border_color: Yuv = (210, 16, 146)  # a bright green-yellow highlight in BT.601
+    placeholder: Yuv = (40, 128, 128)
+    label: Overlay | None = None
+
+
+def fit_geometry(src_w: int, src_h: int, rect: Rect, mode: FitMode) -> tuple[tuple[float, float, float, float], Rect]:
+    """(source crop, destination rect) placing a src_w x src_h picture in rect.
+
+    fit: the whole picture, scaled to the largest even-sized rect of its aspect inside
+    `rect`, centred. fill: the centre of the picture cropped to rect's aspect, covering it.
+    """
+    if mode == "fill":
+        target = rect.w / rect.h
+        if src_w / src_h > target:
+            cw = src_h * target
+            return ((src_w - cw) / 2, 0.0, cw, float(src_h)), rect
+        ch = src_w / target
+        return (0.0, (src_h - ch) / 2, float(src_w), ch), rect
+    if mode != "fit":
+        raise InvalidInputError(f"mode must be 'fit' or 'fill', got {mode!r}")
+    scale = min(rect.w / src_w, rect.h / src_h)
+    w = min(rect.w, max(2, 2 * round(src_w * scale / 2)))
+    h = min(rect.h, max(2, 2 * round(src_h * scale / 2)))
+    x = rect.x + 2 * ((rect.w - w) // 4)
+    y = rect.y + 2 * ((rect.h - h) // 4)
+    return (0.0, 0.0, float(src_w), float(src_h)), Rect(x, y, w, h)
+
+
+class Compositor:
+    """Composes tiles onto a width x height canvas with a background colour."""
+
+    def __init__(self, width: int = 1280, height: int = 720, background: str | tuple[int, int, int] = "#101014"):
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise InvalidInputError(f"canvas must have a positive even width and height, got {width}x{height}")
+        self.width, self.height = width, height
+        self.background = rgb_to_yuv(background)
+
+    def display_list(self, tiles: list[Tile]) -> list[tuple]:
+        """The core ops that draw `tiles` over the background, in order."""
+        ops: list[tuple] = [("fill", (0, 0, self.width, self.height), self.background)]
+        for tile in tiles:
+            r = tile.rect
+            if tile.source is None:
+                ops.append(("fill", r.as_tuple(), tile.placeholder))
+            else:
+                crop, dst = fit_geometry(tile.source.width, tile.source.height, r, tile.mode)
+                ops.append(("scale", tile.source.planes, crop, dst.as_tuple()))
+            if tile.label is not None:
+                lab = tile.label
+                # Bottom-left inside the tile, clipped away when the tile is too small.
+                if lab.width + 8 <= r.w and lab.height + 8 <= r.h:
+                    ops.append(("blend", (lab.y, lab.u, lab.v, lab.alpha), r.x + 8, r.y + r.h - lab.height - 8 - (r.h - lab.height) % 2))
+            if tile.border:
+                ops.append(("border", r.as_tuple(), tile.border, tile.border_color))
+        return ops
+
+    def compose(self, tiles: list[Tile], out: I420Frame | None = None) -> I420Frame:
+        """Draw tiles into `out` (a new PyAV-backed frame by default) and return it."""
+        if out is None:
+            out = I420Frame.from_av(_new_av_frame(self.width, self.height))
+        elif (out.width, out.height) != (self.width, self.height):
+            raise InvalidInputError(f"output is {out.width}x{out.height}, compositor is {self.width}x{self.height}")
+        _core.compose(out.planes, self.display_list(tiles))
+        return out
+
+
+def _new_av_frame(width: int, height: int):
+    import av
+
+    return av.VideoFrame(width, height, "yuv420p")

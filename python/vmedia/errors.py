@@ -1,0 +1,13 @@
+"""vmedia's exceptions. Each subclasses the matching builtin, so callers may catch either."""
+
+
+class VmediaError(Exception):
+    """Base class of every error vmedia raises on purpose."""
+
+
+class InvalidInputError(VmediaError, ValueError):
+    """An argument had the wrong size, type, range or shape; the message says what was expected."""
+
+
+class StreamError(VmediaError, RuntimeError):
+    """A participant's media could not be decoded; only that participant is affected."""

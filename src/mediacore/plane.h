@@ -1,0 +1,42 @@
+// Views of 8-bit image planes owned by the caller (PyAV planes, numpy arrays).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mediacore {
+
+// Strides are ptrdiff_t and may exceed the width: PyAV pads its lines.
+struct Plane {
+  uint8_t* data = nullptr;
+  ptrdiff_t stride = 0;
+  int width = 0;
+  int height = 0;
+  uint8_t* row(int y) const { return data + y * stride; }
+};
+
+struct ConstPlane {
+  const uint8_t* data = nullptr;
+  ptrdiff_t stride = 0;
+  int width = 0;
+  int height = 0;
+  const uint8_t* row(int y) const { return data + y * stride; }
+};
+
+// One yuv420p picture: chroma planes are ceil(width/2) x ceil(height/2).
+struct I420 {
+  Plane y, u, v;
+};
+struct ConstI420 {
+  ConstPlane y, u, v;
+};
+
+struct Rect {
+  int x = 0, y = 0, w = 0, h = 0;
+};
+
+// A source region in fractional pixels (a crop for "fill" mode).
+struct RectF {
+  double x = 0, y = 0, w = 0, h = 0;
+};
+
+}  // namespace mediacore
