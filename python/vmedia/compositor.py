@@ -115,11 +115,12 @@ def fit_geometry(src_w: int, src_h: int, rect: Rect, mode: FitMode) -> tuple[tup
     """
     if mode == "fill":
         target = rect.w / rect.h
+        # min/max: rounding must never put the crop a hair outside the picture.
         if src_w / src_h > target:
-            cw = src_h * target
-            return ((src_w - cw) / 2, 0.0, cw, float(src_h)), rect
-        ch = src_w / target
-        return (0.0, (src_h - ch) / 2, float(src_w), ch), rect
+            cw = min(float(src_w), src_h * target)
+            return (max(0.0, (src_w - cw) / 2), 0.0, cw, float(src_h)), rect
+        ch = min(float(src_h), src_w / target)
+        return (0.0, max(0.0, (src_h - ch) / 2), float(src_w), ch), rect
     if mode != "fit":
         raise InvalidInputError(f"mode must be 'fit' or 'fill', got {mode!r}")
     scale = min(rect.w / src_w, rect.h / src_h)
@@ -133,11 +134,23 @@ def fit_geometry(src_w: int, src_h: int, rect: Rect, mode: FitMode) -> tuple[tup
 class Compositor:
     """Composes tiles onto a width x height canvas with a background colour."""
 
-    def __init__(self, width: int = 1280, height: int = 720, background: str | tuple[int, int, int] = "#101014"):
+    def __init__(
+        self,
+        width: int = 1280,
+        height: int = 720,
+        background: str | tuple[int, int, int] = "#101014",
+        *,
+        threads: int = 1,
+    ):
+        """`threads` > 1 splits each canvas into horizontal bands drawn in parallel; keep 1
+        when a server already runs one room per core."""
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise InvalidInputError(f"canvas must have a positive even width and height, got {width}x{height}")
+        if not 1 <= threads <= 16:
+            raise InvalidInputError(f"threads must be 1..16, got {threads}")
         self.width, self.height = width, height
         self.background = rgb_to_yuv(background)
+        self.threads = threads
 
     def display_list(self, tiles: list[Tile]) -> list[tuple]:
         """The core ops that draw `tiles` over the background, in order."""
@@ -164,7 +177,7 @@ class Compositor:
             out = I420Frame.from_av(_new_av_frame(self.width, self.height))
         elif (out.width, out.height) != (self.width, self.height):
             raise InvalidInputError(f"output is {out.width}x{out.height}, compositor is {self.width}x{self.height}")
-        _core.compose(out.planes, self.display_list(tiles))
+        _core.compose(out.planes, self.display_list(tiles), self.threads)
         return out
 
 

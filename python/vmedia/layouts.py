@@ -102,12 +102,12 @@ def _ids(participants: Sequence[str]) -> list[str]:
 def grid_shape(n: int, width: int, height: int, aspect: float = TILE_ASPECT) -> tuple[int, int]:
     """(columns, rows) for n tiles whose aspect-fitted tile area is largest."""
     best = (1, n)
-    best_key = (-1.0, 0)
+    best_key = (-1.0, 0, 0)
     for cols in range(1, n + 1):
         rows = math.ceil(n / cols)
         w, h = width / cols, height / rows
         fitted = min(w, h * aspect) * min(h, w / aspect)
-        key = (round(fitted, 6), -(cols * rows - n))
+        key = (round(fitted, 6), -(cols * rows - n), cols)  # ties: fewer holes, then wider
         if key > best_key:
             best, best_key = (cols, rows), key
     return best

@@ -63,75 +63,70 @@ void check_source(const ConstI420& s, const char* what) {
   check_plane(s.v, cw, ch, (std::string(what) + " V plane").c_str());
 }
 
-void scale_plane(const ConstPlane& src, const RectF& crop, const Plane& dst, const Rect& r) {
+void scale_plane(const ConstPlane& src, const RectF& crop, const Plane& dst, const Rect& r, Band band) {
   check_rect_inside(r, dst.width, dst.height, "destination rect");
-  const AxisTaps h = make_axis_taps(crop.x, crop.w, src.width, r.w);
-  const AxisTaps v = make_axis_taps(crop.y, crop.h, src.height, r.h);
+  const ScaleKernels k = scale_kernels();
+  const auto hp = cached_axis_taps(crop.x, crop.w, src.width, r.w, k.cols_taps);
+  const auto vp = cached_axis_taps(crop.y, crop.h, src.height, r.h, 0);
+  const AxisTaps &h = *hp, &v = *vp;
+  const int y0 = std::max(0, band.lo - r.y), y1 = std::min(r.h, band.hi - r.y);
+  if (y0 >= y1) return;
   if (h.identity && v.identity) {  // cheap path first: same size, integer offset
-    for (int y = 0; y < r.h; ++y) {
-      std::memcpy(dst.row(r.y + y) + r.x, src.row(v.start[y]) + h.start[0], r.w);
-    }
+    const int sx = static_cast<int>(crop.x), sy = static_cast<int>(crop.y);
+    for (int y = y0; y < y1; ++y) std::memcpy(dst.row(r.y + y) + r.x, src.row(sy + y) + sx, r.w);
     return;
   }
-  const ScaleKernels k = scale_kernels();
   const int span = h.src_hi - h.src_lo;
-  std::vector<uint16_t> tmp(span + kColsPadding, 0);  // vector loads read past the last tap
-  std::vector<int32_t> hstart(h.start);
+  // Padded: vector loads (and zero-weight padding taps) read past the last real tap.
+  thread_local std::vector<uint16_t> tmp;
+  tmp.assign(span + h.ntaps + kColsPadding, 0);
+  thread_local std::vector<int32_t> hstart;
+  hstart.assign(h.start.begin(), h.start.end());
   for (auto& s : hstart) s -= h.src_lo;
-  // Repack horizontal weights to the tap count the optimised row wants, zero-padded.
-  const int16_t* hweight = h.weight.data();
-  int hntaps = h.ntaps;
-  std::vector<int16_t> padded;
-  if (k.cols_taps && h.ntaps < k.cols_taps) {
-    padded.assign(static_cast<size_t>(r.w) * k.cols_taps, 0);
-    for (int x = 0; x < r.w; ++x) {
-      std::copy_n(&h.weight[static_cast<size_t>(x) * h.ntaps], h.ntaps, &padded[static_cast<size_t>(x) * k.cols_taps]);
-    }
-    hweight = padded.data();
-    hntaps = k.cols_taps;
-  }
-  std::vector<const uint8_t*> rows(v.ntaps);
-  for (int y = 0; y < r.h; ++y) {
+  thread_local std::vector<const uint8_t*> rows;
+  rows.resize(v.ntaps);
+  for (int y = y0; y < y1; ++y) {
     for (int t = 0; t < v.ntaps; ++t) rows[t] = src.row(v.start[y] + t) + h.src_lo;
     k.filter_rows(rows.data(), &v.weight[static_cast<size_t>(y) * v.ntaps], v.ntaps, tmp.data(), span);
-    k.filter_cols(tmp.data(), hstart.data(), hweight, hntaps, dst.row(r.y + y) + r.x, r.w);
+    k.filter_cols(tmp.data(), hstart.data(), h.weight.data(), h.ntaps, dst.row(r.y + y) + r.x, r.w);
   }
 }
 
-void fill_plane(const Plane& dst, const Rect& r, uint8_t value) {
+void fill_plane(const Plane& dst, const Rect& r, uint8_t value, Band band) {
   check_rect_inside(r, dst.width, dst.height, "fill rect");
-  for (int y = 0; y < r.h; ++y) std::memset(dst.row(r.y + y) + r.x, value, r.w);
+  const int y0 = std::max(r.y, band.lo), y1 = std::min(r.y + r.h, band.hi);
+  for (int y = y0; y < y1; ++y) std::memset(dst.row(y) + r.x, value, r.w);
 }
 
-void scale_i420(const ConstI420& src, const RectF& crop, const I420& dst, const Rect& r) {
+void scale_i420(const ConstI420& src, const RectF& crop, const I420& dst, const Rect& r, Band band) {
   check_even(r, "destination rect");
-  scale_plane(src.y, crop, dst.y, r);
+  scale_plane(src.y, crop, dst.y, r, band);
   const RectF c2{crop.x / 2, crop.y / 2, crop.w / 2, crop.h / 2};
-  scale_plane(src.u, c2, dst.u, half(r));
-  scale_plane(src.v, c2, dst.v, half(r));
+  scale_plane(src.u, c2, dst.u, half(r), band.half());
+  scale_plane(src.v, c2, dst.v, half(r), band.half());
 }
 
-void fill_i420(const I420& dst, const Rect& r, Yuv c) {
+void fill_i420(const I420& dst, const Rect& r, Yuv c, Band band) {
   check_even(r, "fill rect");
-  fill_plane(dst.y, r, c.y);
-  fill_plane(dst.u, half(r), c.u);
-  fill_plane(dst.v, half(r), c.v);
+  fill_plane(dst.y, r, c.y, band);
+  fill_plane(dst.u, half(r), c.u, band.half());
+  fill_plane(dst.v, half(r), c.v, band.half());
 }
 
-void border_i420(const I420& dst, const Rect& r, int t, Yuv c) {
+void border_i420(const I420& dst, const Rect& r, int t, Yuv c, Band band) {
   check_even(r, "border rect");
   check_rect_inside(r, dst.y.width, dst.y.height, "border rect");
   if (t <= 0) throw InvalidInput("border thickness must be positive, got " + std::to_string(t));
-  auto frame = [](const Plane& p, const Rect& q, int th, uint8_t value) {
+  auto frame = [](const Plane& p, const Rect& q, int th, uint8_t value, Band b) {
     th = std::min({th, (q.w + 1) / 2, (q.h + 1) / 2});
-    fill_plane(p, {q.x, q.y, q.w, th}, value);
-    fill_plane(p, {q.x, q.y + q.h - th, q.w, th}, value);
-    fill_plane(p, {q.x, q.y, th, q.h}, value);
-    fill_plane(p, {q.x + q.w - th, q.y, th, q.h}, value);
+    fill_plane(p, {q.x, q.y, q.w, th}, value, b);
+    fill_plane(p, {q.x, q.y + q.h - th, q.w, th}, value, b);
+    fill_plane(p, {q.x, q.y, th, q.h}, value, b);
+    fill_plane(p, {q.x + q.w - th, q.y, th, q.h}, value, b);
   };
-  frame(dst.y, r, t, c.y);
-  frame(dst.u, half(r), (t + 1) / 2, c.u);
-  frame(dst.v, half(r), (t + 1) / 2, c.v);
+  frame(dst.y, r, t, c.y, band);
+  frame(dst.u, half(r), (t + 1) / 2, c.u, band.half());
+  frame(dst.v, half(r), (t + 1) / 2, c.v, band.half());
 }
 
 namespace {
@@ -139,8 +134,9 @@ namespace {
 // round(v / 255) for v in [0, 255*255], exactly.
 inline uint8_t div255(uint32_t v) { return static_cast<uint8_t>((v + 128 + ((v + 128) >> 8)) >> 8); }
 
-void blend_plane(const Plane& dst, const ConstPlane& src, int x, int y, int sub, const ConstPlane& alpha) {
-  for (int j = 0; j < src.height; ++j) {
+void blend_plane(const Plane& dst, const ConstPlane& src, int x, int y, int sub, const ConstPlane& alpha, Band band) {
+  const int j0 = std::max(0, band.lo - y), j1 = std::min(src.height, band.hi - y);
+  for (int j = j0; j < j1; ++j) {
     uint8_t* d = dst.row(y + j) + x;
     const uint8_t* s = src.row(j);
     if (sub == 1) {
@@ -161,15 +157,15 @@ void blend_plane(const Plane& dst, const ConstPlane& src, int x, int y, int sub,
 
 }  // namespace
 
-void blend_i420(const I420& dst, const ConstI420& ov, const ConstPlane& alpha, int x, int y) {
+void blend_i420(const I420& dst, const ConstI420& ov, const ConstPlane& alpha, int x, int y, Band band) {
   check_source(ov, "overlay");
   check_plane(alpha, ov.y.width, ov.y.height, "overlay alpha plane");
   const Rect r{x, y, ov.y.width, ov.y.height};
   check_rect_inside(r, dst.y.width, dst.y.height, "overlay rect");
   if ((x | y) & 1) throw InvalidInput("overlay position " + str(r) + " must have even x and y");
-  blend_plane(dst.y, ov.y, x, y, 1, alpha);
-  blend_plane(dst.u, ov.u, x / 2, y / 2, 2, alpha);
-  blend_plane(dst.v, ov.v, x / 2, y / 2, 2, alpha);
+  blend_plane(dst.y, ov.y, x, y, 1, alpha, band);
+  blend_plane(dst.u, ov.u, x / 2, y / 2, 2, alpha, band.half());
+  blend_plane(dst.v, ov.v, x / 2, y / 2, 2, alpha, band.half());
 }
 
 }  // namespace mediacore

@@ -39,4 +39,12 @@ struct RectF {
   double x = 0, y = 0, w = 0, h = 0;
 };
 
+// Output rows [lo, hi) a kernel may write: compose splits the canvas into bands that run
+// in parallel. Each kernel still validates its whole argument whatever the band, so an
+// empty band is a pure argument check.
+struct Band {
+  int lo = 0, hi = 1 << 30;
+  Band half() const { return {lo / 2, hi >= (1 << 30) ? hi : hi / 2}; }
+};
+
 }  // namespace mediacore

@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <variant>
 #include <vector>
@@ -10,12 +12,15 @@
 #include "mediacore/compositor.h"
 #include "mediacore/cpu_features.h"
 #include "mediacore/errors.h"
+#include "mediacore/parallel.h"
 #include "mediacore/scale_rows.h"
 
 namespace py = pybind11;
 using namespace mediacore;
 
 namespace {
+
+constexpr int kMaxThreads = 16;
 
 // Buffers stay requested (and so alive) for as long as the views into them are used.
 struct Buffers {
@@ -125,13 +130,25 @@ Op to_op(Buffers& bufs, const py::handle& obj, size_t index) {
 
 struct RunOp {
   const I420& canvas;
-  void operator()(const FillOp& o) const { fill_i420(canvas, o.rect, o.color); }
-  void operator()(const ScaleOp& o) const { scale_i420(o.src, o.crop, canvas, o.rect); }
-  void operator()(const BorderOp& o) const { border_i420(canvas, o.rect, o.thickness, o.color); }
-  void operator()(const BlendOp& o) const { blend_i420(canvas, o.overlay, o.alpha, o.x, o.y); }
+  Band band;
+  void operator()(const FillOp& o) const { fill_i420(canvas, o.rect, o.color, band); }
+  void operator()(const ScaleOp& o) const { scale_i420(o.src, o.crop, canvas, o.rect, band); }
+  void operator()(const BorderOp& o) const { border_i420(canvas, o.rect, o.thickness, o.color, band); }
+  void operator()(const BlendOp& o) const { blend_i420(canvas, o.overlay, o.alpha, o.x, o.y, band); }
 };
 
-void compose(const py::handle& canvas_obj, const py::iterable& ops_obj) {
+WorkerPool& pool_of(int threads) {
+  static std::mutex mu;
+  static std::vector<std::unique_ptr<WorkerPool>> pools(kMaxThreads + 1);
+  std::lock_guard<std::mutex> lock(mu);
+  if (!pools[threads]) pools[threads] = std::make_unique<WorkerPool>(threads);
+  return *pools[threads];
+}
+
+void compose(const py::handle& canvas_obj, const py::iterable& ops_obj, int threads) {
+  if (threads < 1 || threads > kMaxThreads) {
+    throw InvalidInput("threads must be 1.." + std::to_string(kMaxThreads) + ", got " + std::to_string(threads));
+  }
   Buffers bufs;
   auto c = as_tuple(canvas_obj, 3, "canvas planes");
   bufs.held.reserve(64);
@@ -142,7 +159,15 @@ void compose(const py::handle& canvas_obj, const py::iterable& ops_obj) {
   size_t i = 0;
   for (auto o : ops_obj) ops.push_back(to_op(bufs, o, i++));
   py::gil_scoped_release nogil;
-  for (const auto& op : ops) std::visit(RunOp{canvas}, op);
+  // An empty band checks every op before anything is drawn, so a bad op leaves the canvas as it was.
+  for (const auto& op : ops) std::visit(RunOp{canvas, Band{0, 0}}, op);
+  // Horizontal bands of even height, two per thread so uneven tiles still balance.
+  const int bands = threads == 1 ? 1 : 2 * threads;
+  const int band_h = ((canvas.y.height + bands - 1) / bands + 1) & ~1;
+  pool_of(threads).run(bands, [&](int b) {
+    const Band band{b * band_h, std::min(canvas.y.height, (b + 1) * band_h)};
+    for (const auto& op : ops) std::visit(RunOp{canvas, band}, op);
+  });
 }
 
 void scale_plane_py(const py::handle& src, const py::handle& crop, const py::handle& dst, const py::handle& rect) {
@@ -181,8 +206,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("cpu_mask", &cpu_mask);
   m.def("scale_kernel_name", []() { return std::string(scale_kernels().name); });
 
-  m.def("compose", &compose, py::arg("canvas"), py::arg("ops"),
-        "Run a display list of fill/scale/border/blend ops on an I420 canvas (GIL released).");
+  m.def("compose", &compose, py::arg("canvas"), py::arg("ops"), py::arg("threads") = 1,
+        "Run a display list of fill/scale/border/blend ops on an I420 canvas (GIL released),\n"
+        "split into horizontal bands over `threads` threads.");
   m.def("scale_plane", &scale_plane_py, py::arg("src"), py::arg("crop"), py::arg("dst"), py::arg("rect"),
         "Scale src region crop=(x, y, w, h) (floats) into rect=(x, y, w, h) of dst.");
 }
