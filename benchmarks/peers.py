@@ -7,7 +7,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from vmedia.layouts import Layout
+from vmedia.layouts import Rect
 
 
 def synthetic_frames(n: int, width: int = 640, height: int = 360, seed: int = 0) -> list[av.VideoFrame]:
@@ -26,18 +26,15 @@ def synthetic_frames(n: int, width: int = 640, height: int = 360, seed: int = 0)
 class FfmpegStack:
     """scale (area) + xstack in one FFmpeg filter graph through PyAV: the peer compositor."""
 
-    def __init__(self, layout: Layout, src_w: int, src_h: int, flags: str = "area"):
+    def __init__(self, rects: list[Rect], src_w: int, src_h: int, flags: str = "area"):
         self.graph = av.filter.Graph()
         self.sources = []
         stack = self.graph.add(
-            "xstack",
-            f"inputs={len(layout.slots)}:layout="
-            + "|".join(f"{s.rect.x}_{s.rect.y}" for s in layout.slots)
-            + ":fill=black",
+            "xstack", f"inputs={len(rects)}:layout=" + "|".join(f"{r.x}_{r.y}" for r in rects) + ":fill=black"
         )
-        for i, slot in enumerate(layout.slots):
+        for i, rect in enumerate(rects):
             src = self.graph.add_buffer(width=src_w, height=src_h, format="yuv420p", time_base=Fraction(1, 30))
-            scale = self.graph.add("scale", f"{slot.rect.w}:{slot.rect.h}:flags={flags}")
+            scale = self.graph.add("scale", f"{rect.w}:{rect.h}:flags={flags}")
             src.link_to(scale)
             scale.link_to(stack, 0, i)
             self.sources.append(src)
