@@ -1,5 +1,6 @@
 // The only file that includes pybind11: converts Python buffers into core views,
 // releases the GIL around real work, and maps core errors to vmedia.errors classes.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -9,7 +10,9 @@
 #include <variant>
 #include <vector>
 
+#include "mediacore/audio_mixer.h"
 #include "mediacore/compositor.h"
+#include "mediacore/limiter.h"
 #include "mediacore/cpu_features.h"
 #include "mediacore/errors.h"
 #include "mediacore/parallel.h"
@@ -180,6 +183,73 @@ void scale_plane_py(const py::handle& src, const py::handle& crop, const py::han
   scale_plane(s, cr, d, r);
 }
 
+// A float32 block of `rows` x `cols` samples, C-contiguous, as the audio core needs.
+const float* float_rows(Buffers& bufs, const py::handle& obj, py::ssize_t cols, py::ssize_t& rows, const std::string& what) {
+  if (!py::isinstance<py::buffer>(obj)) throw InvalidInput(what + " must be a float32 numpy array");
+  bufs.held.push_back(py::reinterpret_borrow<py::buffer>(obj).request());
+  const py::buffer_info& b = bufs.held.back();
+  if (b.format != py::format_descriptor<float>::format() || b.itemsize != 4) {
+    throw InvalidInput(what + " must hold float32 samples, got format '" + b.format + "'");
+  }
+  const bool one_row = b.ndim == 1;
+  if (!(one_row || b.ndim == 2) || b.shape[b.ndim - 1] != cols) {
+    std::string shape;
+    for (auto d : b.shape) shape += std::to_string(d) + ",";
+    throw InvalidInput(what + " must have " + std::to_string(cols) + " samples per row (20 ms at 48 kHz), got shape (" +
+                       shape + ")");
+  }
+  rows = one_row ? 1 : b.shape[0];
+  if (b.strides[b.ndim - 1] != 4 || (!one_row && b.strides[0] != cols * 4)) {
+    throw InvalidInput(what + " must be C-contiguous (use numpy.ascontiguousarray)");
+  }
+  return static_cast<const float*>(b.ptr);
+}
+
+const char* event_name(SpeakerEvent::Kind k) {
+  switch (k) {
+    case SpeakerEvent::kSpeakerChanged: return "speaker_changed";
+    case SpeakerEvent::kStartedSpeaking: return "started_speaking";
+    case SpeakerEvent::kStoppedSpeaking: return "stopped_speaking";
+  }
+  return "?";
+}
+
+template <class T>
+py::array_t<T> to_array(const std::vector<T>& v) {
+  py::array_t<T> a(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+py::dict mix_frame(AudioMixer& mixer, const py::handle& ids_obj, const py::handle& frames_obj) {
+  Buffers bufs;
+  auto ids = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(ids_obj);
+  if (!ids || ids.ndim() != 1) throw InvalidInput("ids must be a 1-D sequence of integer participant ids");
+  py::ssize_t rows = 0;
+  const float* frames = ids.size() ? float_rows(bufs, frames_obj, mixer.config().frame_size, rows, "frames") : nullptr;
+  if (ids.size() && rows != ids.size()) {
+    throw InvalidInput("frames has " + std::to_string(rows) + " rows for " + std::to_string(ids.size()) + " ids");
+  }
+  MixResult r;
+  {
+    py::gil_scoped_release nogil;
+    mixer.process(ids.data(), frames, static_cast<int>(ids.size()), r);
+  }
+  const int F = mixer.config().frame_size;
+  py::dict d;
+  d["ids"] = to_array(r.ids);
+  d["levels"] = to_array(r.levels);
+  d["voice"] = to_array(r.voice).attr("astype")("bool");
+  d["mixed"] = to_array(r.mixed);
+  d["shared"] = to_array(r.shared);
+  d["minus"] = to_array(r.minus).attr("reshape")(static_cast<py::ssize_t>(r.mixed.size()), F);
+  py::list events;
+  for (const auto& e : r.events) events.append(py::make_tuple(event_name(e.kind), e.id));
+  d["events"] = events;
+  d["dominant"] = r.dominant < 0 ? py::object(py::none()) : py::object(py::int_(r.dominant));
+  return d;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -211,4 +281,65 @@ PYBIND11_MODULE(_core, m) {
         "split into horizontal bands over `threads` threads.");
   m.def("scale_plane", &scale_plane_py, py::arg("src"), py::arg("crop"), py::arg("dst"), py::arg("rect"),
         "Scale src region crop=(x, y, w, h) (floats) into rect=(x, y, w, h) of dst.");
+
+  py::class_<DetectorParams>(m, "DetectorParams", "Speaker-detector parameters (see docs/speaker-detection.md).")
+      .def(py::init<>())
+      .def_readwrite("floor_rise_db", &DetectorParams::floor_rise_db)
+      .def_readwrite("floor_fall", &DetectorParams::floor_fall)
+      .def_readwrite("active_snr_db", &DetectorParams::active_snr_db)
+      .def_readwrite("active_min_db", &DetectorParams::active_min_db)
+      .def_readwrite("min_modulation_db", &DetectorParams::min_modulation_db)
+      .def_readwrite("modulation_frames", &DetectorParams::modulation_frames)
+      .def_readwrite("short_frames", &DetectorParams::short_frames)
+      .def_readwrite("long_frames", &DetectorParams::long_frames)
+      .def_readwrite("start_short", &DetectorParams::start_short)
+      .def_readwrite("stop_silent", &DetectorParams::stop_silent)
+      .def_readwrite("switch_long", &DetectorParams::switch_long)
+      .def_readwrite("switch_margin", &DetectorParams::switch_margin)
+      .def_readwrite("min_dwell", &DetectorParams::min_dwell);
+
+  py::class_<AudioMixer>(m, "AudioMixer", "One room's audio core: levels, speaker detection, mix, mix-minus, limiter.")
+      .def(py::init([](int max_mixed, int frame_size, int sample_rate, float threshold, DetectorParams detector) {
+             MixerConfig c;
+             c.max_mixed = max_mixed;
+             c.frame_size = frame_size;
+             c.sample_rate = sample_rate;
+             c.limiter_threshold = threshold;
+             c.detector = detector;
+             return std::make_unique<AudioMixer>(c);
+           }),
+           py::arg("max_mixed") = 3, py::arg("frame_size") = 960, py::arg("sample_rate") = 48000,
+           py::arg("threshold") = 0.891f, py::arg("detector") = DetectorParams())
+      .def("add", &AudioMixer::add, py::arg("id"))
+      .def("remove", &AudioMixer::remove, py::arg("id"))
+      .def("set_gain", &AudioMixer::set_gain, py::arg("id"), py::arg("gain"))
+      .def("set_muted", &AudioMixer::set_muted, py::arg("id"), py::arg("muted"))
+      .def("__contains__", &AudioMixer::has)
+      .def("__len__", &AudioMixer::size)
+      .def_property_readonly("latency", &AudioMixer::latency, "Samples of limiter look-ahead delay.")
+      .def_property_readonly("frame_size", [](const AudioMixer& a) { return a.config().frame_size; })
+      .def_property_readonly("max_mixed", [](const AudioMixer& a) { return a.config().max_mixed; })
+      .def("process", &mix_frame, py::arg("ids"), py::arg("frames"),
+           "Mix one frame: frames[i] is participant ids[i]'s float32 audio; others get a gap.");
+
+  py::class_<Limiter>(m, "Limiter", "Look-ahead peak limiter (the one each mix goes through).")
+      .def(py::init<int, float, float, int>(), py::arg("lookahead") = 64, py::arg("threshold") = 0.891f,
+           py::arg("release_ms") = 80.f, py::arg("sample_rate") = 48000)
+      .def_property_readonly("latency", &Limiter::latency)
+      .def_property_readonly("gain", &Limiter::gain)
+      .def("process", [](Limiter& lim, const py::handle& x) {
+        Buffers bufs;
+        py::ssize_t rows = 0;
+        auto info = py::reinterpret_borrow<py::buffer>(x).request();
+        const py::ssize_t n = info.ndim == 1 ? info.shape[0] : -1;
+        if (n < 0) throw InvalidInput("limiter input must be a 1-D float32 array");
+        const float* in = float_rows(bufs, x, n, rows, "limiter input");
+        py::array_t<float> out(n);
+        float* o = out.mutable_data();
+        {
+          py::gil_scoped_release nogil;
+          lim.process(in, o, static_cast<int>(n));
+        }
+        return out;
+      }, py::arg("samples"));
 }

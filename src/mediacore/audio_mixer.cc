@@ -1,0 +1,221 @@
+#include "mediacore/audio_mixer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <unordered_set>
+
+#include "mediacore/errors.h"
+
+namespace mediacore {
+namespace {
+
+// Mean square of a frame; eight independent partial sums let the compiler vectorise.
+// A NaN or inf anywhere makes the result non-finite, so this also screens the input.
+double mean_square(const float* x, int n) {
+  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) part[k] += x[i + k] * x[i + k];
+  }
+  double sq = 0;
+  for (; i < n; ++i) sq += static_cast<double>(x[i]) * x[i];
+  for (float p : part) sq += p;
+  return sq / n;
+}
+
+// Frame level in dBov: 0 for a full-scale square wave, -127 for digital silence.
+float level_dbov(double ms) {
+  return ms <= 1e-13 ? -127.f : std::max(-127.f, static_cast<float>(10.0 * std::log10(ms)));
+}
+
+}  // namespace
+
+AudioMixer::AudioMixer(MixerConfig c)
+    : c_(c),
+      detector_(c.detector),
+      shared_limiter_(c.limiter_lookahead, c.limiter_threshold, 80.f, c.sample_rate),
+      total_(c.frame_size),
+      contribution_(c.frame_size) {
+  if (c_.frame_size <= 0 || c_.max_mixed < 1 || c_.fade < 1 || c_.fade > c_.frame_size) {
+    throw InvalidInput("mixer needs frame_size > 0, max_mixed >= 1 and 1 <= fade <= frame_size");
+  }
+}
+
+size_t AudioMixer::size() const {
+  size_t n = 0;
+  for (const auto& [id, p] : people_) n += !p.leaving;
+  return n;
+}
+
+bool AudioMixer::has(int64_t id) const {
+  auto it = people_.find(id);
+  return it != people_.end() && !it->second.leaving;
+}
+
+AudioMixer::Participant& AudioMixer::get(int64_t id, const char* what) {
+  auto it = people_.find(id);
+  if (it == people_.end() || it->second.leaving) {
+    throw InvalidInput(std::string(what) + ": participant " + std::to_string(id) + " is not in the mixer");
+  }
+  return it->second;
+}
+
+void AudioMixer::add(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = people_.find(id);
+  if (it != people_.end() && !it->second.leaving) {
+    throw InvalidInput("participant " + std::to_string(id) + " is already in the mixer");
+  }
+  if (it != people_.end()) people_.erase(it);  // rejoined while fading out: start afresh
+  Participant p;
+  p.tail.assign(c_.fade, 0.f);
+  p.scratch.assign(c_.frame_size, 0.f);
+  people_.emplace(id, std::move(p));
+  if (detector_.has(id)) detector_.remove(id);
+  detector_.add(id);
+}
+
+void AudioMixer::remove(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  get(id, "remove").leaving = true;
+  detector_.remove(id);
+}
+
+void AudioMixer::set_gain(int64_t id, float gain) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!(gain >= 0.f && gain <= 16.f)) {
+    throw InvalidInput("gain must be within 0..16, got " + std::to_string(gain));
+  }
+  get(id, "set_gain").gain = gain;
+}
+
+void AudioMixer::set_muted(int64_t id, bool muted) {
+  std::lock_guard<std::mutex> lock(mu_);
+  get(id, "set_muted").muted = muted;
+}
+
+void AudioMixer::choose_mix() {
+  // The K loudest of those speaking (or just starting), by smoothed level; the dominant
+  // speaker and those already mixed get a head start so the set does not flap.
+  std::vector<std::pair<float, int64_t>> rank;
+  for (auto& [id, p] : people_) {
+    p.in_mix = false;
+    if (p.leaving || p.muted || p.gain <= 0.f) continue;
+    if (!detector_.speaking(id) && detector_.recent_speech(id) < 3) continue;
+    float score = p.smoothed_db + (id == detector_.dominant() ? 6.f : 0.f) + (p.applied > 0.f ? 3.f : 0.f);
+    rank.emplace_back(score, id);
+  }
+  const size_t k = std::min<size_t>(c_.max_mixed, rank.size());
+  std::partial_sort(rank.begin(), rank.begin() + k, rank.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  for (size_t i = 0; i < k; ++i) people_.at(rank[i].second).in_mix = true;
+}
+
+void AudioMixer::process(const int64_t* ids, const float* frames, int n, MixResult& out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int F = c_.frame_size, fade = c_.fade;
+  // Validate everything first: a bad frame must not leave the room half-updated.
+  std::unordered_map<int64_t, std::pair<const float*, double>> input;  // id: (samples, mean square)
+  input.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    get(ids[i], "process");
+    const float* x = frames + static_cast<size_t>(i) * F;
+    const double ms = mean_square(x, F);
+    if (!std::isfinite(ms)) {
+      const int s = static_cast<int>(std::find_if(x, x + F, [](float v) { return !std::isfinite(v) || std::fabs(v) > 1e18f; }) - x);
+      throw InvalidInput("participant " + std::to_string(ids[i]) + " sent a non-finite or absurd sample at index " +
+                         std::to_string(s) + " (expected floats around -1..1)");
+    }
+    if (!input.emplace(ids[i], std::make_pair(x, ms)).second) {
+      throw InvalidInput("participant " + std::to_string(ids[i]) + " appears twice in one frame");
+    }
+  }
+
+  out = MixResult{};
+  std::vector<std::pair<int64_t, float>> levels;
+  levels.reserve(people_.size());
+  for (auto& [id, p] : people_) {
+    auto it = input.find(id);
+    const float* x = it == input.end() ? nullptr : it->second.first;
+    float* cond = p.scratch.data();
+    if (x) {
+      std::copy(x, x + F, cond);
+      if (!p.had_audio) {  // resuming after a gap: fade in rather than step
+        for (int s = 0; s < fade; ++s) cond[s] *= static_cast<float>(s + 1) / (fade + 1);
+      }
+      std::copy(x + F - fade, x + F, p.tail.begin());
+    } else {
+      std::fill(cond, cond + F, 0.f);
+      if (p.had_audio) {
+        // A gap: continue from the last sample with the time-mirrored tail, faded to zero,
+        // so the waveform stays continuous (no click) and nothing is repeated audibly.
+        for (int s = 0; s < fade; ++s) cond[s] = p.tail[fade - 1 - s] * (static_cast<float>(fade - s) / (fade + 1));
+      }
+    }
+    p.had_audio = x != nullptr;
+    const float db = x ? level_dbov(it->second.second) : -127.f;
+    // Fast attack, slow decay: loudness for ranking the mix.
+    p.smoothed_db = db > p.smoothed_db ? p.smoothed_db + 0.5f * (db - p.smoothed_db) : p.smoothed_db + 0.1f * (db - p.smoothed_db);
+    if (!p.leaving) {
+      levels.emplace_back(id, db);
+      out.ids.push_back(id);
+      out.levels.push_back(static_cast<uint8_t>(std::clamp<int>(static_cast<int>(std::lround(-db)), 0, 127)));
+    }
+  }
+  detector_.update(levels, out.events);
+  for (int64_t id : out.ids) out.voice.push_back(detector_.active(id));
+  out.dominant = detector_.dominant();
+  choose_mix();
+
+  // Sum the contributions once in wide accumulators; a mix-minus is total - own.
+  std::fill(total_.begin(), total_.end(), 0.0);
+  std::vector<int64_t> contributors;
+  for (auto& [id, p] : people_) {
+    const float target = p.in_mix ? p.gain : 0.f;
+    if (p.applied == 0.f && target == 0.f) continue;
+    // Linear ramp across the frame: joins, leaves, mutes and K-set changes never click.
+    const float g0 = p.applied, step = (target - g0) / F;
+    for (int s = 0; s < F; ++s) total_[s] += static_cast<double>(p.scratch[s]) * (g0 + step * (s + 1));
+    p.prev_applied = g0;
+    p.applied = target;
+    contributors.push_back(id);
+  }
+  out.shared.resize(F);
+  std::vector<float> mixed(F);
+  for (int s = 0; s < F; ++s) mixed[s] = static_cast<float>(total_[s]);
+  std::unique_ptr<Limiter> shared_before;  // state new mix-minus limiters start from
+  for (int64_t id : contributors) {
+    if (!people_.at(id).limiter) { shared_before = std::make_unique<Limiter>(shared_limiter_); break; }
+  }
+  shared_limiter_.process(mixed.data(), out.shared.data(), F);
+
+  for (int64_t id : contributors) {
+    Participant& p = people_.at(id);
+    if (p.leaving) continue;
+    if (!p.limiter) p.limiter = std::make_unique<Limiter>(*shared_before);
+    out.mixed.push_back(id);
+  }
+  out.minus.resize(out.mixed.size() * F);
+  // Recompute each own contribution with the same ramp (cheap: K of them).
+  for (size_t m = 0; m < out.mixed.size(); ++m) {
+    Participant& p = people_.at(out.mixed[m]);
+    const float g0 = p.prev_applied, step = (p.applied - g0) / F;
+    for (int s = 0; s < F; ++s) {
+      mixed[s] = static_cast<float>(total_[s] - static_cast<double>(p.scratch[s]) * (g0 + step * (s + 1)));
+    }
+    p.limiter->process(mixed.data(), &out.minus[m * F], F);
+  }
+  // Forget limiters of those no longer mixed and participants that finished fading out.
+  for (auto it = people_.begin(); it != people_.end();) {
+    Participant& p = it->second;
+    if (std::find(contributors.begin(), contributors.end(), it->first) == contributors.end()) p.limiter.reset();
+    if (p.leaving && p.applied == 0.f) {
+      it = people_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace mediacore

@@ -1,0 +1,101 @@
+#include "mediacore/speaker_detector.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mediacore {
+
+SpeakerDetector::SpeakerDetector(DetectorParams p) : p_(p) {}
+
+void SpeakerDetector::add(int64_t id) {
+  Talker t;
+  t.levels.assign(p_.modulation_frames, -127.f);
+  t.lsum = -127.0 * p_.modulation_frames;
+  t.lsq = 127.0 * 127.0 * p_.modulation_frames;
+  t.speech.assign(p_.long_frames, 0);
+  talkers_.emplace(id, std::move(t));
+}
+
+void SpeakerDetector::remove(int64_t id) {
+  talkers_.erase(id);
+  if (dominant_ == id) dominant_ = -1;
+}
+
+const SpeakerDetector::Talker* SpeakerDetector::find(int64_t id) const {
+  auto it = talkers_.find(id);
+  return it == talkers_.end() ? nullptr : &it->second;
+}
+bool SpeakerDetector::speaking(int64_t id) const { auto* t = find(id); return t && t->speaking; }
+bool SpeakerDetector::active(int64_t id) const { auto* t = find(id); return t && t->active; }
+int SpeakerDetector::recent_speech(int64_t id) const { auto* t = find(id); return t ? t->short_count : 0; }
+float SpeakerDetector::floor_db(int64_t id) const { auto* t = find(id); return t ? t->floor_db : -127.f; }
+
+void SpeakerDetector::update(const std::vector<std::pair<int64_t, float>>& levels, std::vector<SpeakerEvent>& events) {
+  for (const auto& [id, level] : levels) {
+    auto it = talkers_.find(id);
+    if (it == talkers_.end()) continue;
+    Talker& t = it->second;
+    // Noise floor: falls fast, rises slowly, so pauses in speech pull it down and only
+    // sound that never pauses (fans, music, hum) lifts it.
+    if (!t.floor_set) {
+      t.floor_db = level;
+      t.floor_set = true;
+    } else if (level < t.floor_db) {
+      t.floor_db += (level - t.floor_db) * p_.floor_fall;
+    } else {
+      t.floor_db += std::min(level - t.floor_db, p_.floor_rise_db);
+    }
+    // Syllabic modulation: the std of the level over the modulation window.
+    const float old = t.levels[t.lpos];
+    t.levels[t.lpos] = level;
+    t.lpos = (t.lpos + 1) % p_.modulation_frames;
+    t.lsum += level - old;
+    t.lsq += static_cast<double>(level) * level - static_cast<double>(old) * old;
+    const double n = p_.modulation_frames, mean = t.lsum / n;
+    const double modulation = std::sqrt(std::max(0.0, t.lsq / n - mean * mean));
+
+    t.active = level >= p_.active_min_db && level - t.floor_db >= p_.active_snr_db &&
+               modulation >= p_.min_modulation_db;
+    // Rings of speech flags: the long window holds the short one as its newest entries.
+    const int L = p_.long_frames, S = p_.short_frames;
+    t.long_count -= t.speech[t.pos];
+    t.short_count -= t.speech[(t.pos + L - S) % L];
+    t.speech[t.pos] = t.active;
+    t.long_count += t.active;
+    t.short_count += t.active;
+    t.pos = (t.pos + 1) % L;
+    ++t.frames;
+
+    t.silent = t.active ? 0 : t.silent + 1;
+    if (!t.speaking && t.short_count >= p_.start_short) {
+      t.speaking = true;
+      events.push_back({SpeakerEvent::kStartedSpeaking, id});
+    } else if (t.speaking && t.silent >= p_.stop_silent) {
+      t.speaking = false;
+      events.push_back({SpeakerEvent::kStoppedSpeaking, id});
+    }
+  }
+
+  // Dominant speaker: the speaking participant with the most speech in the long window
+  // takes over once it has enough of it, clearly more than a dominant still speaking,
+  // and not sooner than min_dwell after the last switch.
+  ++since_switch_;
+  const Talker* dom = find(dominant_);
+  int64_t best = -1;
+  int best_count = -1;
+  for (const auto& [id, t] : talkers_) {
+    if (id == dominant_ || !t.speaking || t.short_count < p_.start_short) continue;
+    if (t.long_count > best_count || (t.long_count == best_count && id < best)) {
+      best = id;
+      best_count = t.long_count;
+    }
+  }
+  if (best < 0 || best_count < p_.switch_long) return;
+  if (dom && dom->speaking && best_count < dom->long_count + p_.switch_margin) return;
+  if (dom && since_switch_ < p_.min_dwell) return;
+  dominant_ = best;
+  since_switch_ = 0;
+  events.push_back({SpeakerEvent::kSpeakerChanged, best});
+}
+
+}  // namespace mediacore
