@@ -103,7 +103,7 @@ void AudioMixer::choose_mix() {
     p.in_mix = false;
     if (p.leaving || p.muted || p.gain <= 0.f) continue;
     if (!detector_.speaking(id) && detector_.recent_speech(id) < 3) continue;
-    float score = p.smoothed_db + (id == detector_.dominant() ? 6.f : 0.f) + (p.applied > 0.f ? 3.f : 0.f);
+    float score = p.smoothed_db + (id == detector_.dominant() ? 6.f : 0.f) + (p.applied > 0.f ? 6.f : 0.f);
     rank.emplace_back(score, id);
   }
   const size_t k = std::min<size_t>(c_.max_mixed, rank.size());
@@ -155,8 +155,9 @@ void AudioMixer::process(const int64_t* ids, const float* frames, int n, MixResu
     }
     p.had_audio = x != nullptr;
     const float db = x ? level_dbov(it->second.second) : -127.f;
-    // Fast attack, slow decay: loudness for ranking the mix.
-    p.smoothed_db = db > p.smoothed_db ? p.smoothed_db + 0.5f * (db - p.smoothed_db) : p.smoothed_db + 0.1f * (db - p.smoothed_db);
+    // Loudness for ranking the mix: fast attack, slow decay (about 0.7 s), so pauses
+    // between syllables do not cost a talker its place.
+    p.smoothed_db += (db - p.smoothed_db) * (db > p.smoothed_db ? 0.3f : 0.03f);
     if (!p.leaving) {
       levels.emplace_back(id, db);
       out.ids.push_back(id);
