@@ -50,3 +50,36 @@ class FfmpegStack:
             src.push(frame)
         self.pts += 1
         return self.sink.pull()
+
+
+class FfmpegAmix:
+    """amix of N mono 48 kHz inputs in one FFmpeg filter graph: the peer audio mixer
+    (a single mix: no levels, no mix-minus, no speaker detection)."""
+
+    def __init__(self, n: int):
+        self.graph = av.filter.Graph()
+        mix = self.graph.add("amix", f"inputs={n}:normalize=0:duration=longest")
+        self.sources = []
+        for i in range(n):
+            src = self.graph.add_abuffer(format="flt", sample_rate=48000, layout="mono", time_base=Fraction(1, 48000))
+            src.link_to(mix, 0, i)
+            self.sources.append(src)
+        sink = self.graph.add("abuffersink")
+        mix.link_to(sink)
+        self.sink = sink
+        self.graph.configure()
+        self.pts = 0
+
+    def mix(self, frames: np.ndarray) -> list[av.AudioFrame]:
+        for src, row in zip(self.sources, frames):
+            frame = av.AudioFrame.from_ndarray(row.reshape(1, -1), format="flt", layout="mono")
+            frame.sample_rate = 48000
+            frame.pts = self.pts
+            src.push(frame)
+        self.pts += frames.shape[1]
+        out = []
+        while True:
+            try:
+                out.append(self.sink.pull())
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return out

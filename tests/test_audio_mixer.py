@@ -113,10 +113,10 @@ def max_step(x):
 
 
 def warbling_tone(seconds, freq=100.0, amp=0.3):
-    """A low tone with a syllable-rate swell: the detector takes it for speech, and its
-    own sample-to-sample slope is tiny, so any click stands out."""
+    """A low tone swelling like irregular syllables: the detector takes it for speech,
+    and its own sample-to-sample slope is tiny, so any click stands out."""
     t = np.arange(int(seconds * 48000)) / 48000
-    x = amp * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t)) * np.sin(2 * np.pi * freq * t)
+    x = amp * (0.02 + 0.98 * synth.syllable_envelope(seconds, seed=5)) * np.sin(2 * np.pi * freq * t)
     return synth.frames_of(x.astype(np.float32))
 
 

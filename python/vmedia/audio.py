@@ -24,12 +24,21 @@ FRAME_SIZE = 960  # 20 ms at 48 kHz
 class MixFrame:
     """What one 20 ms tick of the mixer produced."""
 
-    levels: dict[str, int]  # RFC 6464 audio level: 0 (loud) .. 127 (silence), in -dBov
-    voice: dict[str, bool]  # voice activity this frame
+    participants: list[str]  # everyone in the room, in the order of the arrays below
+    level_array: np.ndarray  # uint8 RFC 6464 audio level: 0 (loud) .. 127 (silence), -dBov
+    voice_array: np.ndarray  # bool: voice activity this frame
     shared: np.ndarray  # float32 x 960: the mix for everyone not in `minus`
     minus: dict[str, np.ndarray]  # the mixed talkers' own mixes, without themselves
     events: list[tuple[str, str]] = field(default_factory=list)  # (kind, participant)
     dominant: str | None = None
+
+    @property
+    def levels(self) -> dict[str, int]:
+        return dict(zip(self.participants, self.level_array.tolist()))
+
+    @property
+    def voice(self) -> dict[str, bool]:
+        return dict(zip(self.participants, self.voice_array.tolist()))
 
     def heard_by(self, participant: str) -> np.ndarray:
         """The audio this participant should receive."""
@@ -84,19 +93,24 @@ class AudioMixer:
         a participant missing from it has a gap this frame and is faded to silence."""
         names = list(frames)
         ids = np.fromiter((self._id(n) for n in names), np.int64, len(names))
-        block = np.empty((len(names), FRAME_SIZE), np.float32)
-        for row, n in zip(block, names):
-            x = np.asarray(frames[n])
-            if x.shape != (FRAME_SIZE,) or not np.issubdtype(x.dtype, np.floating):
-                raise InvalidInputError(
-                    f"participant {n!r}: a frame is {FRAME_SIZE} float samples (20 ms at 48 kHz mono), got {x.dtype} {x.shape}"
-                )
-            row[:] = x
-        r = self._core.process(ids, block)
+        try:
+            block = np.stack(list(frames.values())) if names else np.zeros((0, FRAME_SIZE), np.float32)
+            ok = block.shape == (len(names), FRAME_SIZE) and np.issubdtype(block.dtype, np.floating)
+        except ValueError:  # ragged: np.stack could not line the frames up
+            ok = False
+        if not ok:
+            for n in names:
+                x = np.asarray(frames[n])
+                if x.shape != (FRAME_SIZE,) or not np.issubdtype(x.dtype, np.floating):
+                    raise InvalidInputError(
+                        f"participant {n!r}: a frame is {FRAME_SIZE} float samples (20 ms at 48 kHz mono), got {x.dtype} {x.shape}"
+                    )
+        r = self._core.process(ids, block.astype(np.float32, copy=False))
         name = self._names.__getitem__
         return MixFrame(
-            levels={name(i): int(v) for i, v in zip(r["ids"].tolist(), r["levels"].tolist())},
-            voice={name(i): bool(v) for i, v in zip(r["ids"].tolist(), r["voice"].tolist())},
+            participants=[name(i) for i in r["ids"].tolist()],
+            level_array=r["levels"],
+            voice_array=r["voice"],
             shared=r["shared"],
             minus={name(i): row for i, row in zip(r["mixed"].tolist(), r["minus"])},
             events=[(kind, name(i)) for kind, i in r["events"]],

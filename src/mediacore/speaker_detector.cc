@@ -13,6 +13,7 @@ void SpeakerDetector::add(int64_t id) {
   t.lsum = -127.0 * p_.modulation_frames;
   t.lsq = 127.0 * 127.0 * p_.modulation_frames;
   t.speech.assign(p_.long_frames, 0);
+  t.history.assign(p_.floor_window, -127.f);
   talkers_.emplace(id, std::move(t));
 }
 
@@ -30,6 +31,32 @@ bool SpeakerDetector::active(int64_t id) const { auto* t = find(id); return t &&
 int SpeakerDetector::recent_speech(int64_t id) const { auto* t = find(id); return t ? t->short_count : 0; }
 float SpeakerDetector::floor_db(int64_t id) const { auto* t = find(id); return t ? t->floor_db : -127.f; }
 
+// Peak normalised autocorrelation of the level history over beat-like lags. Speech
+// syllables come irregularly (about 0.1-0.5); music's notes and beats repeat (0.8+).
+float SpeakerDetector::rhythm(const Talker& t) const {
+  const int H = p_.floor_window, W = std::min(p_.rhythm_window, H);
+  thread_local std::vector<double> w;
+  w.resize(W);
+  double mean = 0;
+  for (int i = 0; i < W; ++i) {
+    w[i] = std::max(-80.f, t.history[(t.frames + 1 + H - W + i) % H]);  // oldest first
+    mean += w[i];
+  }
+  mean /= W;
+  double energy = 1e-9;
+  for (double& v : w) {
+    v -= mean;
+    energy += v * v;
+  }
+  double best = 0;
+  for (int lag = p_.rhythm_min_lag; lag <= p_.rhythm_max_lag && lag < W; ++lag) {
+    double acc = 0;
+    for (int i = 0; i + lag < W; ++i) acc += w[i] * w[i + lag];
+    best = std::max(best, acc / energy);
+  }
+  return static_cast<float>(best);
+}
+
 void SpeakerDetector::update(const std::vector<std::pair<int64_t, float>>& levels, std::vector<SpeakerEvent>& events) {
   for (const auto& [id, level] : levels) {
     auto it = talkers_.find(id);
@@ -45,6 +72,19 @@ void SpeakerDetector::update(const std::vector<std::pair<int64_t, float>>& level
     } else {
       t.floor_db += std::min(level - t.floor_db, p_.floor_rise_db);
     }
+    // A low percentile of the last few seconds: speech always has pauses that reach it,
+    // music and chatter in the background do not dip as deep. Refreshed every 5 frames.
+    t.history[t.frames % p_.floor_window] = level;
+    if (t.frames % 5 == 0) {
+      thread_local std::vector<float> scratch;
+      const int filled = std::min(t.frames + 1, p_.floor_window);
+      scratch.assign(t.history.begin(), t.history.begin() + filled);
+      const int k = static_cast<int>(p_.floor_percentile * (filled - 1));
+      std::nth_element(scratch.begin(), scratch.begin() + k, scratch.end());
+      t.percentile_db = scratch[k];
+      t.rhythm = filled >= p_.rhythm_window ? rhythm(t) : 0.f;
+    }
+    const float floor_db = std::max(t.floor_db, t.percentile_db);
     // Syllabic modulation: the std of the level over the modulation window.
     const float old = t.levels[t.lpos];
     t.levels[t.lpos] = level;
@@ -54,8 +94,8 @@ void SpeakerDetector::update(const std::vector<std::pair<int64_t, float>>& level
     const double n = p_.modulation_frames, mean = t.lsum / n;
     const double modulation = std::sqrt(std::max(0.0, t.lsq / n - mean * mean));
 
-    t.active = level >= p_.active_min_db && level - t.floor_db >= p_.active_snr_db &&
-               modulation >= p_.min_modulation_db;
+    t.active = level >= p_.active_min_db && level - floor_db >= p_.active_snr_db &&
+               modulation >= p_.min_modulation_db && t.rhythm <= p_.max_rhythm;
     // Rings of speech flags: the long window holds the short one as its newest entries.
     const int L = p_.long_frames, S = p_.short_frames;
     t.long_count -= t.speech[t.pos];

@@ -11,6 +11,11 @@ namespace mediacore {
 struct DetectorParams {
   float floor_rise_db = 0.04f;     // per frame (2 dB/s): steady noise and music sink into the floor
   float floor_fall = 0.2f;         // fraction per frame towards a lower level
+  int floor_window = 150;          // 3 s of levels: their low percentile is a floor too,
+  float floor_percentile = 0.1f;   // so sound that never pauses (music) is not speech
+  float max_rhythm = 0.68f;        // level autocorrelation over the last rhythm_window frames
+  int rhythm_window = 75;          // (1.5 s) at lags of 160..800 ms above this is a beat:
+  int rhythm_min_lag = 8, rhythm_max_lag = 40;  // music, not speech
   float active_snr_db = 10.f;      // a frame is active this far above the participant's floor
   float active_min_db = -62.f;     // ...and above this absolute level (dBov)
   float min_modulation_db = 3.5f;  // level std over the modulation window: speech is syllabic
@@ -52,6 +57,9 @@ class SpeakerDetector {
     float floor_db = 0.f;
     bool floor_set = false;
     std::vector<float> levels;    // modulation window ring
+    std::vector<float> history;   // floor window ring
+    float percentile_db = -127.f;
+    float rhythm = 0.f;
     double lsum = 0, lsq = 0;
     std::vector<uint8_t> speech;  // long window ring of speech flags
     int pos = 0, lpos = 0, frames = 0;
@@ -60,6 +68,7 @@ class SpeakerDetector {
     bool speaking = false, active = false;
   };
   const Talker* find(int64_t id) const;
+  float rhythm(const Talker& t) const;
 
   DetectorParams p_;
   std::unordered_map<int64_t, Talker> talkers_;
