@@ -94,6 +94,8 @@ class AudioEncoder:
         self._ctx.format = "flt" if name == "libopus" else "fltp"
         self._ctx.bit_rate = bitrate
         self._ctx.time_base = Fraction(1, SAMPLE_RATE)
+        if name == "aac":  # MP4/FLV want the AudioSpecificConfig out of band
+            self._ctx.flags |= av.codec.context.Flags.global_header
         self._ctx.open()
         self.codec = codec
         self.time_base = Fraction(1, SAMPLE_RATE)
