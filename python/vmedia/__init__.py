@@ -7,17 +7,17 @@ so nobody hears themselves, detect the active speaker, and re-encode for the roo
 from vmedia.errors import InvalidInputError, StreamError, VmediaError  # noqa: I001  (before _core)
 from vmedia import _core
 from vmedia.frames import I420Frame
-from vmedia.compositor import Compositor, Tile
+from vmedia.compositor import Compositor, Overlay, Tile
 from vmedia import layouts
+from vmedia.audio import AudioMixer, MixFrame
+from vmedia.video_codecs import FULL_HD, HD, LOW, OutputProfile
+from vmedia.mixer import Event, Mixer, TickOutput
+from vmedia.room import PermissionDenied, Room
+from vmedia.sinks import ContainerSink
 
 __all__ = [
-    "Compositor",
-    "I420Frame",
-    "InvalidInputError",
-    "StreamError",
-    "Tile",
-    "VmediaError",
-    "layouts",
-    "_core",
+    "FULL_HD", "HD", "LOW", "AudioMixer", "Compositor", "ContainerSink", "Event", "I420Frame", "InvalidInputError",
+    "MixFrame", "Mixer", "OutputProfile", "Overlay", "PermissionDenied", "Room", "StreamError", "Tile", "TickOutput",
+    "VmediaError", "layouts",
 ]
 __version__ = "0.1.0"

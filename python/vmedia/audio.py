@@ -84,6 +84,10 @@ class AudioMixer:
     def set_muted(self, participant: str, muted: bool) -> None:
         self._core.set_muted(self._id(participant), bool(muted))
 
+    def set_forced(self, participant: str, forced: bool) -> None:
+        """Keep in the mix whether or not it sounds like speech (a presenter, a test tune)."""
+        self._core.set_forced(self._id(participant), bool(forced))
+
     def mute_all(self, *, except_: tuple[str, ...] = ()) -> None:
         for p in self._ids:
             self.set_muted(p, p not in except_)

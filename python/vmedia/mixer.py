@@ -107,6 +107,7 @@ class Mixer:
         self.labels = labels
         self._layout_fn = layout_policy(layout, variant=speaker_variant)
         self._participants: dict[str, Participant] = {}
+        self._hidden: set[str] = set()
         self._compositors = {p.name: Compositor(p.width, p.height, background, threads=compose_threads) for p in profiles}
         self._encoders = {p.name: VideoEncoder(p) for p in profiles}
         self._audio = AudioMixer(max_mixed)
@@ -128,17 +129,32 @@ class Mixer:
     def participants(self) -> list[str]:
         return list(self._participants)
 
-    def add_participant(self, pid: str, name: str | None = None, *, audio_codec: str = "opus") -> None:
+    def add_participant(self, pid: str, name: str | None = None, *, audio_codec: str = "opus", visible: bool = True) -> None:
+        """`visible=False` keeps a participant out of every layout (an audience member, a
+        test tune): never decoded, still heard unless muted."""
         if pid in self._participants:
             raise InvalidInputError(f"participant {pid!r} is already in the room")
         self._participants[pid] = Participant(pid, name, audio_codec)
+        if not visible:
+            self._hidden.add(pid)
         self._audio.add(pid)
         self._layout_dirty = True
         self._emit("joined", pid)
 
+    def set_visible(self, pid: str, visible: bool) -> None:
+        self._get(pid)
+        (self._hidden.discard if visible else self._hidden.add)(pid)
+        self._layout_dirty = True
+
+    def set_forced_audio(self, pid: str, forced: bool) -> None:
+        """Always mix this participant (a presenter on stage, the test-room tune)."""
+        self._get(pid)
+        self._audio.set_forced(pid, forced)
+
     def remove_participant(self, pid: str) -> None:
         self._get(pid)
         del self._participants[pid]
+        self._hidden.discard(pid)
         self._audio.remove(pid)
         self._own_encoders.pop(pid, None)
         if self.dominant == pid:
@@ -240,7 +256,7 @@ class Mixer:
     def _refresh_layouts(self) -> None:
         if not self._layout_dirty:
             return
-        ids = list(self._participants)
+        ids = [p for p in self._participants if p not in self._hidden]
         main = self.pinned or self.dominant
         old = self._layouts.get(self.profiles[0].name)
         self._layouts = {p.name: self._layout_fn(ids, main, p.width, p.height) for p in self.profiles}

@@ -34,6 +34,7 @@ class VideoState:
     visible: bool = False
     stalled: bool = False
     errors: int = 0
+    decoded: int = 0  # pictures decoded (skipped participants stay at 0)
 
 
 class Participant:
@@ -85,6 +86,7 @@ class Participant:
             try:
                 for frame in v.decoder.decode(data):
                     newest = (when, frame)
+                    v.decoded += 1
             except StreamError as e:
                 v.errors += 1
                 v.waiting_for_keyframe = True

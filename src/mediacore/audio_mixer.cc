@@ -95,6 +95,11 @@ void AudioMixer::set_muted(int64_t id, bool muted) {
   get(id, "set_muted").muted = muted;
 }
 
+void AudioMixer::set_forced(int64_t id, bool forced) {
+  std::lock_guard<std::mutex> lock(mu_);
+  get(id, "set_forced").forced = forced;
+}
+
 void AudioMixer::choose_mix() {
   // The K loudest of those speaking (or just starting), by smoothed level; the dominant
   // speaker and those already mixed get a head start so the set does not flap.
@@ -102,8 +107,9 @@ void AudioMixer::choose_mix() {
   for (auto& [id, p] : people_) {
     p.in_mix = false;
     if (p.leaving || p.muted || p.gain <= 0.f) continue;
-    if (!detector_.speaking(id) && detector_.recent_speech(id) < 3) continue;
-    float score = p.smoothed_db + (id == detector_.dominant() ? 6.f : 0.f) + (p.applied > 0.f ? 6.f : 0.f);
+    if (!p.forced && !detector_.speaking(id) && detector_.recent_speech(id) < 3) continue;
+    float score = p.smoothed_db + (id == detector_.dominant() ? 6.f : 0.f) + (p.applied > 0.f ? 6.f : 0.f) +
+                  (p.forced ? 1000.f : 0.f);
     rank.emplace_back(score, id);
   }
   const size_t k = std::min<size_t>(c_.max_mixed, rank.size());

@@ -40,6 +40,8 @@ class AudioMixer {
   void remove(int64_t id);  // fades out over the next frame, then forgets
   void set_gain(int64_t id, float gain);
   void set_muted(int64_t id, bool muted);
+  // Always in the mix whether or not it sounds like speech (a presenter, a test tune).
+  void set_forced(int64_t id, bool forced);
   bool has(int64_t id) const;
   const MixerConfig& config() const { return c_; }
   int latency() const { return c_.limiter_lookahead - 1; }
@@ -52,7 +54,7 @@ class AudioMixer {
  private:
   struct Participant {
     float gain = 1.f, applied = 0.f, prev_applied = 0.f;  // applied: gain at the end of the last frame
-    bool muted = false, leaving = false, had_audio = false, in_mix = false;
+    bool muted = false, leaving = false, had_audio = false, in_mix = false, forced = false;
     float smoothed_db = -127.f;
     std::vector<float> tail;     // last `fade` input samples, for a gap's fade-out
     std::vector<float> scratch;  // this frame's conditioned input

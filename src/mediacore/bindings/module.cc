@@ -314,6 +314,7 @@ PYBIND11_MODULE(_core, m) {
       .def("remove", &AudioMixer::remove, py::arg("id"))
       .def("set_gain", &AudioMixer::set_gain, py::arg("id"), py::arg("gain"))
       .def("set_muted", &AudioMixer::set_muted, py::arg("id"), py::arg("muted"))
+      .def("set_forced", &AudioMixer::set_forced, py::arg("id"), py::arg("forced"))
       .def("__contains__", &AudioMixer::has)
       .def("__len__", &AudioMixer::size)
       .def_property_readonly("latency", &AudioMixer::latency, "Samples of limiter look-ahead delay.")
