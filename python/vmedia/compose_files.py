@@ -19,67 +19,83 @@ def _open(path: str):
         raise VmediaError(f"cannot read {path!r}: {e}") from e
 
 
+def media_items(pid: str, container, streams):
+    """(time, pid, kind, item) in presentation order for one participant's file. H.264
+    goes in as Annex B packets (so invisible participants are never decoded), other video
+    codecs as decoded frames; audio as decoded frames."""
+    video = next((s for s in streams if s.type == "video"), None)
+    # H.264 from MP4/MKV is length-prefixed; the room takes Annex B, as RTP gives it.
+    annexb = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", video) if video and video.codec_context.name == "h264" else None
+    for packet in container.demux(streams):
+        if packet.pts is None or packet.size == 0:
+            continue
+        t = float(packet.pts * packet.time_base)
+        if packet.stream.type == "audio":
+            for frame in packet.decode():
+                yield (t, pid, "audio", frame)
+        elif annexb is not None:
+            for p in annexb.filter(packet):
+                yield (t, pid, "video", bytes(p))
+        else:
+            for frame in packet.decode():
+                yield (t, pid, "video", frame)
+
+
+def drive(mixer, inputs: list[str], on_output, *, names=None, on_progress=None) -> int:
+    """Add one participant per file, feed their media in time order, tick the mixer at its
+    frame rate until every input has ended; returns the number of video frames."""
+    containers = [_open(p) for p in inputs]
+    try:
+        sources = []
+        duration = 0.0
+        for i, (path, c) in enumerate(zip(inputs, containers)):
+            pid = f"p{i}"
+            mixer.add_participant(pid, (names or {}).get(pid, Path(path).stem))
+            streams = c.streams.video[:1] + c.streams.audio[:1]
+            if not streams:
+                raise InvalidInputError(f"{path!r} has neither video nor audio")
+            sources.append(media_items(pid, c, streams))
+            if c.duration:
+                duration = max(duration, c.duration / av.time_base)
+        total = max(1, int(round(duration * mixer.fps)))
+        frame_index = 0
+
+        def tick_until(t):
+            nonlocal frame_index
+            while frame_index / mixer.fps < t and frame_index < total:
+                on_output(mixer.tick(frame_index / mixer.fps))
+                frame_index += 1
+                if on_progress and frame_index % 15 == 0:
+                    on_progress(frame_index, total)
+
+        for t, pid, kind, item in heapq.merge(*sources, key=lambda x: x[0]):
+            tick_until(t)
+            (mixer.push_video if kind == "video" else mixer.push_audio)(pid, item, t)
+        tick_until(float("inf"))
+        return frame_index
+    finally:
+        for c in containers:
+            c.close()
+
+
 def compose_files(inputs: list[str], out: str, *, layout: str = "gallery", profile: OutputProfile = HD,
                   show_progress: bool = True, variant: str = "1+7") -> dict:
-    """Each input file is one participant. H.264 video goes in as packets (so invisible
-    participants are not decoded), other codecs as decoded frames; audio is decoded."""
+    """Compose per-participant files into one MP4 (H.264 + AAC)."""
     from vmedia.demo import progress
     from vmedia.mixer import Mixer
     from vmedia.sinks import ContainerSink
 
     if not inputs:
         raise InvalidInputError("give at least one input file")
-    containers = [_open(p) for p in inputs]
-    mixer = Mixer([profile], layout=layout, speaker_variant=variant)
-    streams = []
-    duration = 0.0
-    for i, (path, c) in enumerate(zip(inputs, containers)):
-        pid = f"p{i}"
-        mixer.add_participant(pid, Path(path).stem)
-        chosen = [s for s in (c.streams.video[:1] + c.streams.audio[:1])]
-        if not chosen:
-            raise InvalidInputError(f"{path!r} has neither video nor audio")
-        streams.append((pid, c, chosen))
-        if c.duration:
-            duration = max(duration, c.duration / av.time_base)
-    sink = ContainerSink(mixer, out)
-
-    def media(pid, c, chosen):
-        """(time, pid, kind, item) in presentation order for one file."""
-        video = next((s for s in chosen if s.type == "video"), None)
-        # H.264 from MP4/MKV is length-prefixed; the room takes Annex B, like RTP gives.
-        annexb = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", video) if video and video.codec_context.name == "h264" else None
-        for packet in c.demux(chosen):
-            if packet.pts is None or packet.size == 0:
-                continue
-            t = float(packet.pts * packet.time_base)
-            if packet.stream.type == "audio":
-                for frame in packet.decode():
-                    yield (t, pid, "audio", frame)
-            elif annexb is not None:
-                for p in annexb.filter(packet):
-                    yield (t, pid, "video", bytes(p))
-            else:
-                for frame in packet.decode():
-                    yield (t, pid, "video", frame)
-
-    merged = heapq.merge(*(media(*s) for s in streams), key=lambda item: item[0])
-    total = max(1, int(duration * profile.fps))
+    for path in inputs:
+        if not Path(path).is_file():
+            raise InvalidInputError(f"no such input file: {path!r}")
     started = time.perf_counter()
-    frame_index = 0
-    for t, pid, kind, item in merged:
-        while frame_index / profile.fps < t:
-            sink.write(mixer.tick(frame_index / profile.fps))
-            frame_index += 1
-            if show_progress and frame_index % 15 == 0:
-                progress(min(frame_index, total), total, started, "composing")
-        (mixer.push_video if kind == "video" else mixer.push_audio)(pid, item, t)
-    while frame_index < total:
-        sink.write(mixer.tick(frame_index / profile.fps))
-        frame_index += 1
-    if show_progress:
-        progress(total, total, started, "composing")
+    mixer = Mixer([profile], layout=layout, speaker_variant=variant)
+    sink = ContainerSink(mixer, out)
+    report = (lambda done, total: progress(done, total, started, "composing")) if show_progress else None
+    frames = drive(mixer, inputs, sink.write, on_progress=report)
+    if report:
+        report(frames, frames)
     sink.close(mixer.close())
-    for c in containers:
-        c.close()
-    return {"path": out, "frames": frame_index, "wall_seconds": time.perf_counter() - started}
+    return {"path": out, "frames": frames, "wall_seconds": time.perf_counter() - started}
