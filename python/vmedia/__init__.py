@@ -5,7 +5,7 @@ so nobody hears themselves, detect the active speaker, and re-encode for the roo
 """
 
 from vmedia.errors import InvalidInputError, StreamError, VmediaError  # noqa: I001  (before _core)
-from vmedia import _core
+from vmedia import _core  # noqa: F401  (the compiled core, for advanced use)
 from vmedia.frames import I420Frame
 from vmedia.compositor import Compositor, Overlay, Tile
 from vmedia import layouts

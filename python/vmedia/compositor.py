@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+import av
 import numpy as np
 
 from vmedia import _core
-from vmedia.color import Yuv, rgb_image_to_yuv, rgb_to_yuv
+from vmedia.color import Yuv, parse_rgb, rgb_image_to_yuv, rgb_to_yuv
 from vmedia.errors import InvalidInputError
 from vmedia.frames import I420Frame
 from vmedia.layouts import Rect
@@ -79,15 +80,9 @@ def _label(text: str, size: int, color: str, box: str, box_alpha: int) -> Overla
     pad = max(2, size // 4)
     w, h = (right - left) + 2 * pad, (bottom - top) + 2 * pad
     w, h = w + w % 2, h + h % 2
-    img = Image.new("RGBA", (w, h), (*_rgb(box), box_alpha))
-    ImageDraw.Draw(img).text((pad - left, pad - top), text, font=font, fill=(*_rgb(color), 255))
+    img = Image.new("RGBA", (w, h), (*parse_rgb(box), box_alpha))
+    ImageDraw.Draw(img).text((pad - left, pad - top), text, font=font, fill=(*parse_rgb(color), 255))
     return Overlay.from_rgba(np.asarray(img))
-
-
-def _rgb(color: str) -> tuple[int, int, int]:
-    from vmedia.color import parse_rgb
-
-    return parse_rgb(color)
 
 
 @dataclass(frozen=True)
@@ -174,14 +169,9 @@ class Compositor:
     def compose(self, tiles: list[Tile], out: I420Frame | None = None) -> I420Frame:
         """Draw tiles into `out` (a new PyAV-backed frame by default) and return it."""
         if out is None:
-            out = I420Frame.from_av(_new_av_frame(self.width, self.height))
+            out = I420Frame.from_av(av.VideoFrame(self.width, self.height, "yuv420p"))
         elif (out.width, out.height) != (self.width, self.height):
             raise InvalidInputError(f"output is {out.width}x{out.height}, compositor is {self.width}x{self.height}")
         _core.compose(out.planes, self.display_list(tiles), self.threads)
         return out
 
-
-def _new_av_frame(width: int, height: int):
-    import av
-
-    return av.VideoFrame(width, height, "yuv420p")

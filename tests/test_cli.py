@@ -1,0 +1,42 @@
+"""The `vmedia` command: demo and compose write playable files; bad input exits cleanly."""
+
+import av
+import pytest
+
+from vmedia.cli import main
+
+
+def probe(path):
+    with av.open(str(path)) as c:
+        v, a = c.streams.video[0], c.streams.audio[0]
+        frames = sum(1 for _ in c.decode(video=0))
+        return frames, (v.width, v.height), float(c.duration / av.time_base), a.codec_context.name
+
+
+def test_demo_writes_a_playable_mp4(tmp_path, capsys):
+    out = tmp_path / "demo.mp4"
+    assert main(["demo", "-n", "3", "-t", "1", "-o", str(out), "-q", "--size", "320x180"]) == 0
+    frames, size, duration, audio = probe(out)
+    assert frames == 30 and size == (320, 180) and audio == "aac"
+    assert duration == pytest.approx(1.0, abs=0.1)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_compose_turns_per_participant_files_into_one_meeting(tmp_path):
+    a, b, out = tmp_path / "a.mp4", tmp_path / "b.mp4", tmp_path / "meeting.mp4"
+    main(["demo", "-n", "1", "-t", "1", "-o", str(a), "-q", "--size", "320x180"])
+    main(["demo", "-n", "2", "-t", "1.5", "-o", str(b), "-q", "--size", "320x180"])
+    assert main(["compose", str(a), str(b), "-o", str(out), "-q", "--size", "640x360", "--layout", "speaker"]) == 0
+    frames, size, duration, _ = probe(out)
+    assert size == (640, 360) and frames == 45 and duration == pytest.approx(1.5, abs=0.1)
+
+
+def test_bad_input_is_a_clear_message_not_a_traceback(tmp_path, capsys):
+    assert main(["compose", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "x.mp4")]) == 2
+    assert "no such input file" in capsys.readouterr().err
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    assert main(["compose", str(junk), "-o", str(tmp_path / "y.mp4")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["demo", "--size", "641x360"])
