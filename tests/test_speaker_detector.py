@@ -88,3 +88,12 @@ def test_events_come_in_order():
     assert kinds == ["started_speaking", "speaker_changed", "stopped_speaking"]
     k_start, k_stop = events[0][0], events[-1][0]
     assert 1.0 <= k_start / 50 <= 1.5 and 4.0 <= k_stop / 50 <= 4.8
+
+
+def test_detector_parameters_are_checked():
+    from vmedia import InvalidInputError, _core
+
+    p = _core.DetectorParams()
+    p.short_frames = 200  # longer than the long window
+    with pytest.raises(InvalidInputError, match="short_frames <= long_frames"):
+        AudioMixer(detector=p)

@@ -16,7 +16,7 @@ from vmedia.errors import InvalidInputError, StreamError
 
 # Codec names as signalled in SDP, and the FFmpeg decoder and default clock for each.
 AUDIO_CODECS = {
-    "opus": ("libopus", 48000),
+    "opus": ("opus", 48000),  # FFmpeg's native decoder: float output, no resampling needed
     "pcmu": ("pcm_mulaw", 8000),  # G.711 u-law, phone callers
     "pcma": ("pcm_alaw", 8000),  # G.711 A-law
     "pcm": ("pcm_s16le", 48000),  # raw 16-bit little-endian PCM
@@ -30,7 +30,10 @@ class FrameSlicer:
         self._pending = np.zeros(0, np.float32)
 
     def push(self, samples: np.ndarray) -> list[np.ndarray]:
-        self._pending = np.concatenate([self._pending, samples.astype(np.float32, copy=False)])
+        samples = samples.astype(np.float32, copy=False)
+        if not len(self._pending) and len(samples) == FRAME_SIZE:
+            return [samples]  # the common case: a decoder that emits exactly 20 ms
+        self._pending = np.concatenate([self._pending, samples])
         n = len(self._pending) // FRAME_SIZE
         frames = [self._pending[i * FRAME_SIZE : (i + 1) * FRAME_SIZE] for i in range(n)]
         self._pending = self._pending[n * FRAME_SIZE :].copy()
@@ -72,6 +75,8 @@ class AudioDecoder:
         """Frames completed by an already decoded frame of any rate, layout or format."""
         if not isinstance(frame, av.AudioFrame):
             raise InvalidInputError(f"expected an av.AudioFrame, got {type(frame).__name__}")
+        if frame.sample_rate == SAMPLE_RATE and frame.format.name in ("flt", "fltp") and frame.layout.nb_channels == 1:
+            return self._slicer.push(frame.to_ndarray().reshape(-1))  # already what the mixer takes
         frame.pts = None  # timing is kept by the caller; the resampler must not insert gaps
         out = [r.to_ndarray().reshape(-1) for r in self._resampler.resample(frame)]
         return self._slicer.push(np.concatenate(out)) if out else []

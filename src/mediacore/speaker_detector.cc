@@ -3,9 +3,18 @@
 #include <algorithm>
 #include <cmath>
 
+#include "mediacore/errors.h"
+
 namespace mediacore {
 
-SpeakerDetector::SpeakerDetector(DetectorParams p) : p_(p) {}
+SpeakerDetector::SpeakerDetector(DetectorParams p) : p_(p) {
+  if (p_.modulation_frames < 1 || p_.short_frames < 1 || p_.long_frames < p_.short_frames || p_.floor_window < 1 ||
+      p_.rhythm_window < 2 || p_.rhythm_min_lag < 1 || p_.rhythm_max_lag < p_.rhythm_min_lag ||
+      !(p_.floor_percentile >= 0.f && p_.floor_percentile <= 1.f)) {
+    throw InvalidInput("detector parameters need positive windows, short_frames <= long_frames, "
+                       "1 <= rhythm_min_lag <= rhythm_max_lag and floor_percentile in [0, 1]");
+  }
+}
 
 void SpeakerDetector::add(int64_t id) {
   Talker t;

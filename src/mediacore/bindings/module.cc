@@ -286,6 +286,12 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init<>())
       .def_readwrite("floor_rise_db", &DetectorParams::floor_rise_db)
       .def_readwrite("floor_fall", &DetectorParams::floor_fall)
+      .def_readwrite("floor_window", &DetectorParams::floor_window)
+      .def_readwrite("floor_percentile", &DetectorParams::floor_percentile)
+      .def_readwrite("max_rhythm", &DetectorParams::max_rhythm)
+      .def_readwrite("rhythm_window", &DetectorParams::rhythm_window)
+      .def_readwrite("rhythm_min_lag", &DetectorParams::rhythm_min_lag)
+      .def_readwrite("rhythm_max_lag", &DetectorParams::rhythm_max_lag)
       .def_readwrite("active_snr_db", &DetectorParams::active_snr_db)
       .def_readwrite("active_min_db", &DetectorParams::active_min_db)
       .def_readwrite("min_modulation_db", &DetectorParams::min_modulation_db)
@@ -331,6 +337,7 @@ PYBIND11_MODULE(_core, m) {
       .def("process", [](Limiter& lim, const py::handle& x) {
         Buffers bufs;
         py::ssize_t rows = 0;
+        if (!py::isinstance<py::buffer>(x)) throw InvalidInput("limiter input must be a 1-D float32 array");
         auto info = py::reinterpret_borrow<py::buffer>(x).request();
         const py::ssize_t n = info.ndim == 1 ? info.shape[0] : -1;
         if (n < 0) throw InvalidInput("limiter input must be a 1-D float32 array");
