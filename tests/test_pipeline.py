@@ -195,3 +195,22 @@ def test_invisible_participants_are_not_decoded_and_ask_for_a_keyframe_when_show
             mixer.push_video(shown, p, 1.5)
         out = mixer.tick(1.5 + 1 / FPS)
         assert int(out.composites["test"].y[centre(rect)[::-1]]) == pytest.approx(30 + 20 * int(shown[1:]), abs=4)
+
+
+def test_bad_pushes_are_refused_at_the_door_and_the_room_keeps_ticking():
+    from vmedia import InvalidInputError
+
+    with Mixer([PROFILE], labels=False) as mixer:
+        mixer.add_participant("a")
+        with pytest.raises(InvalidInputError, match="finite float"):
+            mixer.push_audio("a", np.full(960, np.nan, np.float32), 0.0)
+        with pytest.raises(InvalidInputError, match="integer PCM"):
+            mixer.push_audio("a", np.zeros(960, np.int16), 0.0)
+        with pytest.raises(InvalidInputError, match="H.264 bytes"):
+            mixer.push_video("a", "not bytes", 0.0)
+        with pytest.raises(InvalidInputError, match="not in the room"):
+            mixer.push_video("ghost", b"\x00\x00\x01", 0.0)
+        with pytest.raises(InvalidInputError, match="already"):
+            mixer.add_participant("a")
+        out = mixer.tick(0.5)
+        assert len(out.video["test"]) >= 1 and len(out.mixes) == 25

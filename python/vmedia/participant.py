@@ -111,7 +111,12 @@ class Participant:
             if self._audio_decoder:
                 self._audio_decoder.reset()
         if isinstance(data, np.ndarray):
-            x = np.asarray(data, np.float32).reshape(-1)
+            if not np.issubdtype(data.dtype, np.floating) or not np.isfinite(data).all():
+                raise InvalidInputError(
+                    f"PCM for {self.id!r} must be finite float samples in -1..1 at 48 kHz mono, got {data.dtype}"
+                    + ("" if np.issubdtype(data.dtype, np.floating) else " (convert integer PCM with x / 32768)")
+                )
+            x = data.astype(np.float32, copy=False).reshape(-1)
             frames = [x[i : i + FRAME_SIZE] for i in range(0, len(x) - FRAME_SIZE + 1, FRAME_SIZE)]
         else:
             if self._audio_decoder is None:
