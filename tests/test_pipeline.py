@@ -214,3 +214,46 @@ def test_bad_pushes_are_refused_at_the_door_and_the_room_keeps_ticking():
             mixer.add_participant("a")
         out = mixer.tick(0.5)
         assert len(out.video["test"]) >= 1 and len(out.mixes) == 25
+
+
+def test_keyframes_come_periodically_and_on_request():
+    s = ColourSender()
+    with Mixer([PROFILE], labels=False) as mixer:  # keyframe_interval=1 s at 15 fps
+        mixer.add_participant("a")
+        keyframes = []
+        for i in range(40):
+            if i == 20:
+                mixer.request_keyframe()
+            for p in s.video_packets():
+                mixer.push_video("a", p, i / FPS)
+            out = mixer.tick(i / FPS)
+            keyframes += [i for p in out.video["test"] if p.is_keyframe]
+    assert keyframes == [0, 15, 20, 35]
+
+
+@pytest.mark.parametrize("suffix, fmt", [(".mp4", None), (".flv", "flv")])
+def test_recordings_and_rtmp_style_flv_carry_the_encoded_video_and_aac(tmp_path, suffix, fmt):
+    import av
+
+    from vmedia import ContainerSink
+
+    target = tmp_path / f"room{suffix}"
+    s = ColourSender((170, 128, 128))
+    talk = synth.frames_of(synth.speech(1.0, 120, -20, seed=2))
+    with Mixer([PROFILE], labels=False) as mixer:
+        mixer.add_participant("a")
+        sink = ContainerSink(mixer, str(target), format=fmt)
+        for i in range(FPS):
+            for p in s.video_packets():
+                mixer.push_video("a", p, i / FPS)
+            for k in range(round(i / FPS / 0.02), round((i + 1) / FPS / 0.02)):
+                mixer.push_audio("a", talk[k], k * 0.02)
+            sink.write(mixer.tick(i / FPS))
+        sink.close(mixer.close())
+    with av.open(str(target)) as c:
+        v = [f for f in c.decode(video=0)]
+    with av.open(str(target)) as c:
+        a = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
+    assert len(v) == FPS and (v[0].width, v[0].height) == (320, 180)
+    assert abs(y_at(v[-1], 160, 90) - 170) <= 6
+    assert np.sqrt(np.mean(a**2)) > 0.01  # the talker is in the recorded mix
