@@ -11,7 +11,11 @@ from peers import FfmpegStack, synthetic_frames
 from vmedia import Compositor, I420Frame, Tile, layouts
 from vmedia.compositor import fit_geometry
 
-CASES = {"9 x 640x360 -> 3x3 1280x720": 9, "25 x 640x360 -> 5x5 1280x720": 25}
+CASES = {
+    "9 x 640x360 -> 3x3 1280x720": (9, "gallery"),
+    "25 x 640x360 -> 5x5 1280x720": (25, "gallery"),
+    "8 x 640x360 -> speaker 1+7 1280x720": (8, "speaker"),  # the main tile grows
+}
 
 
 def placed_rects(layout, w=640, h=360):
@@ -30,9 +34,10 @@ def reference_canvas(frames, rects, width=1280, height=720):
 
 @pytest.fixture(scope="module", params=list(CASES))
 def case(request):
-    n = CASES[request.param]
+    n, kind = CASES[request.param]
     frames = synthetic_frames(n)
-    layout = layouts.gallery([f"p{i}" for i in range(n)], 1280, 720, gap=0)
+    ids = [f"p{i}" for i in range(n)]
+    layout = layouts.gallery(ids, 1280, 720, gap=0) if kind == "gallery" else layouts.speaker(ids, "p0", 1280, 720, gap=0)
     return request.param, frames, layout, reference_canvas(frames, placed_rects(layout))
 
 

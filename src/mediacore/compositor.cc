@@ -66,7 +66,14 @@ void check_source(const ConstI420& s, const char* what) {
 void scale_plane(const ConstPlane& src, const RectF& crop, const Plane& dst, const Rect& r, Band band) {
   check_rect_inside(r, dst.width, dst.height, "destination rect");
   const ScaleKernels k = scale_kernels();
-  const auto hp = cached_axis_taps(crop.x, crop.w, src.width, r.w, k.cols_taps);
+  // Growing (2 taps, neighbours close together) has its own fast row; otherwise the
+  // general one with the tap count it wants.
+  auto hp = k.filter_cols_2tap ? cached_axis_taps(crop.x, crop.w, src.width, r.w, 2) : nullptr;
+  FilterColsFn filter_cols = k.filter_cols_2tap;
+  if (!hp || hp->ntaps != 2 || hp->spread8 > 7) {
+    hp = cached_axis_taps(crop.x, crop.w, src.width, r.w, k.cols_taps);
+    filter_cols = k.filter_cols;
+  }
   const auto vp = cached_axis_taps(crop.y, crop.h, src.height, r.h, 0);
   const AxisTaps &h = *hp, &v = *vp;
   const int y0 = std::max(0, band.lo - r.y), y1 = std::min(r.h, band.hi - r.y);
@@ -88,7 +95,7 @@ void scale_plane(const ConstPlane& src, const RectF& crop, const Plane& dst, con
   for (int y = y0; y < y1; ++y) {
     for (int t = 0; t < v.ntaps; ++t) rows[t] = src.row(v.start[y] + t) + h.src_lo;
     k.filter_rows(rows.data(), &v.weight[static_cast<size_t>(y) * v.ntaps], v.ntaps, tmp.data(), span);
-    k.filter_cols(tmp.data(), hstart.data(), h.weight.data(), h.ntaps, dst.row(r.y + y) + r.x, r.w);
+    filter_cols(tmp.data(), hstart.data(), h.weight.data(), h.ntaps, dst.row(r.y + y) + r.x, r.w);
   }
 }
 

@@ -81,6 +81,7 @@ AxisTaps make_axis_taps(double offset, double extent, int src_size, int dst_size
     t.start[x] = s;
     quantise(w.data(), ntaps, &t.weight[static_cast<size_t>(x) * ntaps]);
   }
+  for (int x = 0; x + 7 < dst_size; ++x) t.spread8 = std::max(t.spread8, t.start[x + 7] - t.start[x]);
   return t;
 }
 

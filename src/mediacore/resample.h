@@ -18,6 +18,7 @@ struct AxisTaps {
   std::vector<int32_t> start;  // first source index of each output sample's taps
   std::vector<int16_t> weight; // dst_size x ntaps
   bool identity = false;       // 1:1 with integer offset: a plain copy
+  int spread8 = 0;             // max start[x + 7] - start[x]: how far 8 neighbours reach
 };
 
 // Maps source interval [offset, offset + extent) onto dst_size output samples.

@@ -26,9 +26,9 @@ void FilterCols_C(const uint16_t* src, const int32_t* start, const int16_t* weig
 }
 
 ScaleKernels scale_kernels() {
-  ScaleKernels k{FilterRows_C, FilterCols_C, 0, "c"};
+  ScaleKernels k{FilterRows_C, FilterCols_C, 0, nullptr, "c"};
 #ifdef MEDIACORE_HAVE_AVX2
-  if (cpu_flags() & kCpuAVX2) k = {FilterRows_AVX2, FilterCols_AVX2, kColsTapsAVX2, "avx2"};
+  if (cpu_flags() & kCpuAVX2) k = {FilterRows_AVX2, FilterCols_AVX2, kColsTapsAVX2, FilterCols2_AVX2, "avx2"};
 #endif
   return k;
 }

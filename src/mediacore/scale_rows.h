@@ -31,12 +31,17 @@ void FilterRows_AVX2(const uint8_t* const* rows, const int16_t* weight, int ntap
                      int width);
 void FilterCols_AVX2(const uint16_t* src, const int32_t* start, const int16_t* weight, int ntaps,
                      uint8_t* dst, int width);
+// 2-tap tables (bilinear, so any upscale) whose 8 neighbouring outputs start within 8
+// samples (AxisTaps::spread8 <= 7): one window load and a lane permute per 8 pixels.
+void FilterCols2_AVX2(const uint16_t* src, const int32_t* start, const int16_t* weight, int ntaps,
+                      uint8_t* dst, int width);
 #endif
 
 struct ScaleKernels {
   FilterRowsFn filter_rows;
   FilterColsFn filter_cols;
   int cols_taps;  // tap count filter_cols wants tables padded to (0: any)
+  FilterColsFn filter_cols_2tap;  // for 2-tap tables with spread8 <= 7; null: use filter_cols
   const char* name;
 };
 

@@ -68,4 +68,29 @@ void FilterCols_AVX2(const uint16_t* src, const int32_t* start, const int16_t* w
   if (x < width) FilterCols_C(src, start + x, weight + x * ntaps, ntaps, dst + x, width - x);
 }
 
+void FilterCols2_AVX2(const uint16_t* src, const int32_t* start, const int16_t* weight, int ntaps,
+                      uint8_t* dst, int width) {
+  if (ntaps != 2) {
+    FilterCols_C(src, start, weight, ntaps, dst, width);
+    return;
+  }
+  const __m256i round = _mm256_set1_epi32(1 << 19);
+  int x = 0;
+  for (; x + 8 <= width; x += 8) {
+    // The 8 pairs (s[i], s[i+1]) for i = s0..s0+7 as 32-bit lanes; every output's pair is
+    // one of them, so a lane permute fetches all 8 (the caller checked spread8 <= 7).
+    const int s0 = start[x];
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + s0));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + s0 + 1));
+    const __m256i pairs = _mm256_set_m128i(_mm_unpackhi_epi16(a, b), _mm_unpacklo_epi16(a, b));
+    const __m256i idx = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(start + x)), _mm256_set1_epi32(s0));
+    const __m256i s = _mm256_permutevar8x32_epi32(pairs, idx);
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(weight + 2 * x));
+    __m256i acc = _mm256_srai_epi32(_mm256_add_epi32(_mm256_madd_epi16(s, w), round), 20);
+    const __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + x), _mm_packus_epi16(p16, p16));
+  }
+  if (x < width) FilterCols_C(src, start + x, weight + 2 * x, 2, dst + x, width - x);
+}
+
 }  // namespace mediacore
