@@ -9,7 +9,7 @@ Contenders, all single-threaded per codec so CPU-seconds compare the work itself
   (imageio-ffmpeg's static ffmpeg, a build other than PyAV's.)
 - PyAV graph: the same filter graph through PyAV, decoding and encoding with PyAV.
 
-Run: python benchmarks/pipeline_bench.py [--participants 9 25] [--seconds 20]
+Run: python benchmarks/pipeline_bench.py [--participants 9 25] [--seconds 20] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -202,6 +202,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--participants", type=int, nargs="+", default=[9, 25])
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--repeat", type=int, default=1, help="interleaved runs per contender; the table shows medians")
     args = ap.parse_args()
     print("| participants | layout | vmedia CPU-s per media-s | ffmpeg CLI | PyAV graph | vmedia ÷ best peer |")
     print("|---|---|---|---|---|---|")
@@ -211,9 +212,13 @@ def main() -> None:
             if layout == "speaker" and n < 9:
                 continue
             t0 = time.perf_counter()
-            ours, frames = run_vmedia(paths, layout)
-            ff, _ = run_ffmpeg_cli(paths, layout)
-            pg, _ = run_pyav_graph(paths, layout)
+            runs = {"vmedia": [], "ffmpeg": [], "graph": []}
+            for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits all three
+                cpu_s, frames = run_vmedia(paths, layout)
+                runs["vmedia"].append(cpu_s)
+                runs["ffmpeg"].append(run_ffmpeg_cli(paths, layout)[0])
+                runs["graph"].append(run_pyav_graph(paths, layout)[0])
+            ours, ff, pg = (float(np.median(runs[k])) for k in ("vmedia", "ffmpeg", "graph"))
             per = lambda c: c / args.seconds  # noqa: E731
             print(f"| {n} | {layout if layout == 'gallery' else 'speaker 1+7'} | {per(ours):.3f} | {per(ff):.3f} | {per(pg):.3f} | "
                   f"{ours / min(ff, pg):.2f} |", flush=True)
