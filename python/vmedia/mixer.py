@@ -54,6 +54,18 @@ class TickOutput:
         return self.own_audio.get(participant, self.shared_audio)
 
 
+_shared_pool: ThreadPoolExecutor | None = None
+
+
+def shared_decode_pool() -> ThreadPoolExecutor:
+    """One decode pool for every room in the process (a server runs many rooms): one
+    thread per core, since FFmpeg's decoders release the GIL."""
+    global _shared_pool
+    if _shared_pool is None:
+        _shared_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="vmedia-decode")
+    return _shared_pool
+
+
 LayoutFn = Callable[[Sequence[str], str | None, int, int], layouts.Layout]
 
 
@@ -114,7 +126,13 @@ class Mixer:
         self.audio_codec = audio_codec
         self._shared_encoder = AudioEncoder(audio_codec)
         self._own_encoders: dict[str, AudioEncoder] = {}
-        self._pool = ThreadPoolExecutor(max_workers=decode_threads or min(8, os.cpu_count() or 2), thread_name_prefix="vmedia-decode")
+        # Rooms share the process-wide decode pool unless given threads of their own.
+        self._own_pool = decode_threads is not None
+        self._pool = (
+            ThreadPoolExecutor(max_workers=decode_threads, thread_name_prefix="vmedia-decode")
+            if self._own_pool
+            else shared_decode_pool()
+        )
         self._video_index = 0  # next output video frame
         self._audio_index = 0  # next 20 ms audio frame
         self._layouts: dict[str, layouts.Layout] = {}
@@ -220,7 +238,8 @@ class Mixer:
         for name, enc in self._encoders.items():
             out.video[name] = enc.flush()
         out.shared_audio = self._shared_encoder.flush()
-        self._pool.shutdown(wait=True)
+        if self._own_pool:
+            self._pool.shutdown(wait=True)
         return out
 
     # --- audio ------------------------------------------------------------------------
@@ -336,5 +355,6 @@ class Mixer:
         return self
 
     def __exit__(self, *exc) -> None:
-        self._pool.shutdown(wait=False)
+        if self._own_pool:
+            self._pool.shutdown(wait=False)
 
