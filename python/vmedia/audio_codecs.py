@@ -76,7 +76,8 @@ class AudioDecoder:
         if not isinstance(frame, av.AudioFrame):
             raise InvalidInputError(f"expected an av.AudioFrame, got {type(frame).__name__}")
         if frame.sample_rate == SAMPLE_RATE and frame.format.name in ("flt", "fltp") and frame.layout.nb_channels == 1:
-            return self._slicer.push(frame.to_ndarray().reshape(-1))  # already what the mixer takes
+            # Already what the mixer takes: copy the one plane out, no resampler.
+            return self._slicer.push(np.frombuffer(frame.planes[0], np.float32, frame.samples).copy())
         frame.pts = None  # timing is kept by the caller; the resampler must not insert gaps
         out = [r.to_ndarray().reshape(-1) for r in self._resampler.resample(frame)]
         return self._slicer.push(np.concatenate(out)) if out else []

@@ -26,10 +26,11 @@ def media_items(pid: str, container, streams):
     video = next((s for s in streams if s.type == "video"), None)
     # H.264 from MP4/MKV is length-prefixed; the room takes Annex B, as RTP gives it.
     annexb = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", video) if video and video.codec_context.name == "h264" else None
+    seconds = {s.index: float(s.time_base) for s in streams}  # float maths, not Fractions, per packet
     for packet in container.demux(streams):
         if packet.pts is None or packet.size == 0:
             continue
-        t = float(packet.pts * packet.time_base)
+        t = packet.pts * seconds[packet.stream.index]
         if packet.stream.type == "audio":
             for frame in packet.decode():
                 yield (t, pid, "audio", frame)
