@@ -40,3 +40,15 @@ def test_bad_input_is_a_clear_message_not_a_traceback(tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["demo", "--size", "641x360"])
+
+
+def test_a_truncated_input_ends_early_and_the_rest_of_the_meeting_is_still_composed(tmp_path):
+    good, cut, out = tmp_path / "good.mp4", tmp_path / "cut.mkv", tmp_path / "meeting.mp4"
+    main(["demo", "-n", "1", "-t", "2", "-o", str(good), "-q", "--size", "320x180"])
+    whole = tmp_path / "whole.mkv"
+    main(["demo", "-n", "1", "-t", "2", "-o", str(whole), "-q", "--size", "320x180"])
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 3] + b"\x00\xff" * 500)  # cut short, garbage after
+    assert main(["compose", str(good), str(cut), "-o", str(out), "-q", "--size", "320x180"]) == 0
+    frames, _, duration, _ = probe(out)
+    assert frames >= 55 and duration == pytest.approx(2.0, abs=0.15)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import av
 
 from vmedia.errors import InvalidInputError, VmediaError
 from vmedia.video_codecs import HD, OutputProfile
+
+log = logging.getLogger("vmedia.compose")
 
 
 def _open(path: str):
@@ -27,31 +30,37 @@ def media_items(pid: str, container, streams):
     # H.264 from MP4/MKV is length-prefixed; the room takes Annex B, as RTP gives it.
     annexb = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", video) if video and video.codec_context.name == "h264" else None
     seconds = {s.index: float(s.time_base) for s in streams}  # float maths, not Fractions, per packet
-    for packet in container.demux(streams):
-        if packet.pts is None or packet.size == 0:
-            continue
-        t = packet.pts * seconds[packet.stream.index]
-        if packet.stream.type == "audio":
-            for frame in packet.decode():
-                yield (t, pid, "audio", frame)
-        elif annexb is not None:
-            for p in annexb.filter(packet):
-                yield (t, pid, "video", bytes(p))
-        else:
-            for frame in packet.decode():
-                yield (t, pid, "video", frame)
+    try:
+        for packet in container.demux(streams):
+            if packet.pts is None or packet.size == 0:
+                continue
+            t = packet.pts * seconds[packet.stream.index]
+            if packet.stream.type == "audio":
+                for frame in packet.decode():
+                    yield (t, pid, "audio", frame)
+            elif annexb is not None:
+                for p in annexb.filter(packet):
+                    yield (t, pid, "video", bytes(p))
+            else:
+                for frame in packet.decode():
+                    yield (t, pid, "video", frame)
+    except av.error.FFmpegError as e:
+        # A damaged file ends that participant's media; the others go on.
+        log.warning("participant %s: input ends early: %s", pid, e)
 
 
-def drive(mixer, inputs: list[str], on_output, *, names=None, on_progress=None) -> int:
+def drive(mixer, inputs: list[str], on_output, *, on_progress=None) -> int:
     """Add one participant per file, feed their media in time order, tick the mixer at its
     frame rate until every input has ended; returns the number of video frames."""
-    containers = [_open(p) for p in inputs]
+    containers = []
     try:
+        for p in inputs:
+            containers.append(_open(p))
         sources = []
         duration = 0.0
         for i, (path, c) in enumerate(zip(inputs, containers)):
             pid = f"p{i}"
-            mixer.add_participant(pid, (names or {}).get(pid, Path(path).stem))
+            mixer.add_participant(pid, Path(path).stem)
             streams = c.streams.video[:1] + c.streams.audio[:1]
             if not streams:
                 raise InvalidInputError(f"{path!r} has neither video nor audio")
