@@ -199,6 +199,13 @@ class Mixer:
         self._get(pid)
         self._audio.set_gain(pid, gain)
 
+    def set_av_offset(self, pid: str, seconds: float) -> None:
+        """Lip-sync trim: play this participant's audio `seconds` later (negative: earlier)
+        than its timestamps say, for senders whose capture paths are skewed."""
+        if not -1.0 <= seconds <= 1.0:
+            raise InvalidInputError(f"A/V offset must be within ±1 s, got {seconds}")
+        self._get(pid).av_offset = float(seconds)
+
     def request_keyframe(self, profile: str | None = None) -> None:
         """A receiver lost pictures (PLI/FIR): the next frame of the profile is an IDR."""
         for name, enc in self._encoders.items():
