@@ -127,3 +127,19 @@ def test_preview_draws_a_labelled_picture(tmp_path):
     main = lay.slots[0].rect
     # The main tile is drawn in its own colour at its place.
     assert img.getpixel((int((main.x + main.w / 2) * 0.25), int((main.y + 10) * 0.25))) == (70, 90, 140)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    w=st.integers(64, 1920),
+    h=st.integers(48, 1080),
+    variant=st.sampled_from(sorted(layouts.SPEAKER_VARIANTS)),
+    kind=st.sampled_from(["speaker", "presentation"]),
+)
+def test_speaker_and_presentation_layouts_are_well_formed_at_any_size(n, w, h, variant, kind):
+    w, h = 2 * (w // 2), 2 * (h // 2)
+    ids = people(n)
+    lay = layouts.speaker(ids, ids[n // 2], w, h, variant=variant) if kind == "speaker" else layouts.presentation(ids, ids[0], w, h)
+    check_well_formed(lay)
+    assert lay.slots[0].participant == (ids[n // 2] if kind == "speaker" else ids[0])
