@@ -259,3 +259,42 @@ def test_recordings_and_rtmp_style_flv_carry_the_encoded_video_and_aac(tmp_path,
     assert len(v) == FPS and (v[0].width, v[0].height) == (320, 180)
     assert abs(y_at(v[-1], 160, 90) - 170) <= 6
     assert np.sqrt(np.mean(a**2)) > 0.01  # the talker is in the recorded mix
+
+
+def test_pushes_from_another_thread_while_the_room_ticks_and_people_come_and_go():
+    import threading
+
+    s = ColourSender((120, 128, 128))
+    packets = [s.video_packets() for _ in range(60)]
+    talk = synth.frames_of(synth.speech(2.0, 120, -24, seed=3))
+    errors = []
+    with Mixer([PROFILE], labels=False) as mixer:
+        mixer.add_participant("a")
+        done = threading.Event()
+
+        def network():  # what a server's RTP thread does
+            try:
+                for k in range(100):
+                    if k < 60:
+                        for p in packets[k]:
+                            mixer.push_video("a", p, k / FPS)
+                    mixer.push_audio("a", talk[k], k * 0.02)
+            except Exception as e:  # noqa: BLE001 - the test reports whatever broke
+                errors.append(e)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=network)
+        thread.start()
+        outs = []
+        for i in range(2 * FPS):
+            if i % 5 == 0:
+                mixer.add_participant(f"guest{i}")
+            if i % 5 == 3:
+                mixer.remove_participant(f"guest{i - 3}")
+            outs.append(mixer.tick(i / FPS))
+        thread.join()
+    assert not errors
+    assert sum(len(o.video["test"]) for o in outs) >= 2 * FPS - 1
+    last_tick = (2 * FPS - 1) / FPS
+    assert sum(len(o.mixes) for o in outs) == int(last_tick / 0.02 + 1e-9)  # every 20 ms frame due by then

@@ -7,8 +7,10 @@ deterministic); live drivers call it on the wall clock (see vmedia.live).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +54,18 @@ class TickOutput:
 
     def audio_for(self, participant: str) -> list[av.Packet]:
         return self.own_audio.get(participant, self.shared_audio)
+
+
+def _locked(method):
+    """Run under the mixer's lock: membership and settings change between ticks, never
+    during one. Media pushes take no mixer lock, so network threads never wait a tick."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 _shared_pool: ThreadPoolExecutor | None = None
@@ -118,6 +132,7 @@ class Mixer:
         self.stall_after, self.placeholder_after = stall_after, placeholder_after
         self.labels = labels
         self._layout_fn = layout_policy(layout, variant=speaker_variant)
+        self._lock = threading.RLock()
         self._participants: dict[str, Participant] = {}
         self._hidden: set[str] = set()
         self._compositors = {p.name: Compositor(p.width, p.height, background, threads=compose_threads) for p in profiles}
@@ -147,6 +162,7 @@ class Mixer:
     def participants(self) -> list[str]:
         return list(self._participants)
 
+    @_locked
     def add_participant(self, pid: str, name: str | None = None, *, audio_codec: str = "opus", visible: bool = True) -> None:
         """`visible=False` keeps a participant out of every layout (an audience member, a
         test tune): never decoded, still heard unless muted."""
@@ -159,16 +175,19 @@ class Mixer:
         self._layout_dirty = True
         self._emit("joined", pid)
 
+    @_locked
     def set_visible(self, pid: str, visible: bool) -> None:
         self._get(pid)
         (self._hidden.discard if visible else self._hidden.add)(pid)
         self._layout_dirty = True
 
+    @_locked
     def set_forced_audio(self, pid: str, forced: bool) -> None:
         """Always mix this participant (a presenter on stage, the test-room tune)."""
         self._get(pid)
         self._audio.set_forced(pid, forced)
 
+    @_locked
     def remove_participant(self, pid: str) -> None:
         self._get(pid)
         del self._participants[pid]
@@ -180,10 +199,12 @@ class Mixer:
         self._layout_dirty = True
         self._emit("left", pid)
 
+    @_locked
     def set_layout(self, layout: str | Mapping, *, variant: str = "1+7", content: str | None = None) -> None:
         self._layout_fn = layout_policy(layout, variant=variant, content=content)
         self._layout_dirty = True
 
+    @_locked
     def pin(self, pid: str | None) -> None:
         """Show `pid` as the main tile whoever speaks (None: follow the speaker)."""
         if pid is not None:
@@ -191,14 +212,17 @@ class Mixer:
         self.pinned = pid
         self._layout_dirty = True
 
+    @_locked
     def set_muted(self, pid: str, muted: bool) -> None:
         self._get(pid)
         self._audio.set_muted(pid, muted)
 
+    @_locked
     def set_gain(self, pid: str, gain: float) -> None:
         self._get(pid)
         self._audio.set_gain(pid, gain)
 
+    @_locked
     def set_av_offset(self, pid: str, seconds: float) -> None:
         """Lip-sync trim: play this participant's audio `seconds` later (negative: earlier)
         than its timestamps say, for senders whose capture paths are skewed."""
@@ -212,6 +236,7 @@ class Mixer:
             if profile in (None, name):
                 enc.request_keyframe()
 
+    @_locked
     def layout(self, profile: str | None = None) -> layouts.Layout:
         self._refresh_layouts()
         return self._layouts[profile or self.profiles[0].name]
@@ -227,6 +252,7 @@ class Mixer:
         self._get(pid).push_audio(data, t)
 
     # --- time -------------------------------------------------------------------------
+    @_locked
     def tick(self, t: float) -> TickOutput:
         """Produce everything due by media time t (audio in 20 ms frames, video at fps)."""
         out = TickOutput()
@@ -239,6 +265,7 @@ class Mixer:
         self._pending_events = []
         return out
 
+    @_locked
     def close(self) -> TickOutput:
         """Flush the encoders; the mixer is unusable afterwards."""
         out = TickOutput()

@@ -7,6 +7,7 @@ what is due, what to show when nothing new came.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -38,8 +39,8 @@ class VideoState:
 
 
 class Participant:
-    """One participant's inputs. Methods run on the mixer's thread, except
-    `decode_until`, which the decode pool runs (one participant per task)."""
+    """One participant's inputs. push_* may run on any thread (one pusher per medium);
+    `decode_until` runs on the decode pool, the rest on the ticking thread."""
 
     def __init__(self, pid: str, name: str | None = None, audio_codec: str = "opus"):
         self.id = pid
@@ -48,6 +49,7 @@ class Participant:
         self.audio_codec = audio_codec
         self._audio_decoder: AudioDecoder | None = None
         self.audio_frames: dict[int, np.ndarray] = {}  # 20 ms frame index -> samples
+        self._audio_lock = threading.Lock()  # pushes (network thread) vs takes (tick)
         self._audio_next: int | None = None  # frame index the next decoded frame belongs to
         self.av_offset = 0.0  # seconds added to this participant's audio times (lip-sync trim)
         self.label = Overlay.text(self.name, size=18)
@@ -129,12 +131,14 @@ class Participant:
                 self.audio_errors += 1
                 log.warning("participant %s: %s", self.id, e)
                 return
-        for f in frames:
-            self.audio_frames[self._audio_next] = f
-            self._audio_next += 1
+        with self._audio_lock:
+            for f in frames:
+                self.audio_frames[self._audio_next] = f
+                self._audio_next += 1
 
     def take_audio(self, index: int) -> np.ndarray | None:
         """The frame for mix slot `index`, dropping any that arrived too late."""
-        for old in [k for k in self.audio_frames if k < index]:
-            del self.audio_frames[old]
-        return self.audio_frames.pop(index, None)
+        with self._audio_lock:
+            for old in [k for k in self.audio_frames if k < index]:
+                del self.audio_frames[old]
+            return self.audio_frames.pop(index, None)
