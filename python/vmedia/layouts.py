@@ -35,10 +35,12 @@ class Rect:
     h: int
 
     @classmethod
-    def snapped(cls, x0: float, y0: float, x1: float, y1: float) -> Rect:
-        """The even-aligned rectangle nearest to [x0, x1) x [y0, y1), at least 2x2."""
-        ax, ay = _even(x0), _even(y0)
-        return cls(ax, ay, max(2, _even(x1) - ax), max(2, _even(y1) - ay))
+    def snapped(cls, x0: float, y0: float, x1: float, y1: float) -> Rect | None:
+        """The even-aligned rectangle nearest to [x0, x1) x [y0, y1); None when that is
+        smaller than 2x2 (too small to show). Edges snap independently, so rectangles
+        that did not overlap still do not."""
+        ax, ay, bx, by = _even(x0), _even(y0), _even(x1), _even(y1)
+        return cls(ax, ay, bx - ax, by - ay) if bx - ax >= 2 and by - ay >= 2 else None
 
     def as_tuple(self) -> tuple[int, int, int, int]:
         return (self.x, self.y, self.w, self.h)
@@ -114,16 +116,20 @@ def grid_shape(n: int, width: int, height: int, aspect: float = TILE_ASPECT) -> 
 
 
 def _grid(ids: Sequence[str], area: Rect, cols: int, rows: int, gap: int, *, centre_last: bool = True) -> list[Slot]:
-    """ids in row-major cells of area; a short last row is centred."""
+    """ids in row-major cells of area; a short last row is centred. On a canvas too small
+    for every cell, the cells that round to nothing are left out (not visible)."""
     slots = []
     cw, ch = area.w / cols, area.h / rows
+    g = min(gap, cw / 4, ch / 4)  # tiny cells keep most of their area
     for i, pid in enumerate(ids):
         r, c = divmod(i, cols)
         in_row = min(cols, len(ids) - r * cols)
         shift = (cols - in_row) * cw / 2 if centre_last else 0.0
         x0 = area.x + shift + c * cw
         y0 = area.y + r * ch
-        slots.append(Slot(pid, Rect.snapped(x0 + gap / 2, y0 + gap / 2, x0 + cw - gap / 2, y0 + ch - gap / 2)))
+        rect = Rect.snapped(x0 + g / 2, y0 + g / 2, x0 + cw - g / 2, y0 + ch - g / 2)
+        if rect is not None:
+            slots.append(Slot(pid, rect))
     return slots
 
 
@@ -164,10 +170,7 @@ def _with_strip(
     tile_h = width / per_row / TILE_ASPECT
     strip_h = min(rows * tile_h, height / 2)
     main_area = Rect(0, 0, width, _even(height - strip_h))
-    slots = [
-        Slot(pid, s.rect, main=True)
-        for pid, s in zip(mains, _grid(mains, main_area, max(1, len(mains)), 1, gap))
-    ]
+    slots = [Slot(s.participant, s.rect, main=True) for s in _grid(mains, main_area, max(1, len(mains)), 1, gap)]
     if strip_ids:
         strip_area = Rect(0, main_area.h, width, height - main_area.h)
         slots += _grid(strip_ids, strip_area, per_row, rows, gap)
@@ -222,8 +225,9 @@ def presentation(
     if not others:
         return Layout(width, height, (Slot(content, Rect(0, 0, width, height), main=True),), "presentation")
     col_w = _even(min(width / 4, height / max(len(others), 4) * TILE_ASPECT))
-    main = Slot(content, Rect.snapped(gap / 2, gap / 2, width - col_w - gap / 2, height - gap / 2), main=True)
-    column = _grid(others, Rect(width - col_w, 0, col_w, height), 1, max(len(others), 4), gap)
+    g = min(gap, (width - col_w) / 4, height / 4)
+    main = Slot(content, Rect.snapped(g / 2, g / 2, width - col_w - g / 2, height - g / 2) or Rect(0, 0, width - col_w, height), main=True)
+    column = _grid(others, Rect(width - col_w, 0, col_w, height), 1, max(len(others), 4), gap) if col_w >= 2 else []
     return Layout(width, height, (main, *column), "presentation")
 
 
@@ -265,7 +269,9 @@ def custom(
             raise InvalidInputError(f"region {i} needs numeric x, y, w, h fractions, got {reg!r}") from None
         if not (0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= 1 + 1e-9 and y + h <= 1 + 1e-9):
             raise InvalidInputError(f"region {i} {reg!r} must lie inside the unit square with positive size")
-        parsed.append((Rect.snapped(x * width, y * height, (x + w) * width, (y + h) * height), bool(reg.get("main"))))
+        rect = Rect.snapped(x * width, y * height, (x + w) * width, (y + h) * height)
+        if rect is not None:  # a region that rounds to nothing at this canvas size is not shown
+            parsed.append((rect, bool(reg.get("main"))))
     order = ([speaker] if speaker in ids else []) + [p for p in ids if p != speaker]
     mains = [r for r in parsed if r[1]]
     rest = [r for r in parsed if not r[1]]
