@@ -158,6 +158,7 @@ def gallery(
 
 
 def gallery_pages(n: int, per_page: int = GALLERY_PAGE_SIZE) -> int:
+    """How many gallery pages n participants fill."""
     return max(1, math.ceil(n / per_page))
 
 
