@@ -333,8 +333,7 @@ class Mixer:
                         out.events.append(Event("keyframe_needed", pid, now, "became visible"))
                 jobs[pid] = self._pool.submit(p.decode_until, now)
             else:
-                if v.visible:
-                    v.visible = False
+                v.visible = False
                 p.skip_video_until(now)
         for pid, job in jobs.items():
             problems = job.result()
@@ -343,7 +342,6 @@ class Mixer:
                 out.events.append(Event("stream_error", pid, now, problem))
             if problems:
                 out.events.append(Event("keyframe_needed", pid, now, "decode error"))
-        for pid in jobs:
             self._check_stall(self._participants[pid], now, out)
         for prof in self.profiles:
             canvas = self._compositors[prof.name].compose(self._tiles(self._layouts[prof.name], now))

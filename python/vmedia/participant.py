@@ -107,17 +107,19 @@ class Participant:
     def push_audio(self, data, t: float) -> None:
         """Encoded packet, av.AudioFrame, or float32 samples at 48 kHz mono, starting at
         media time t. A jump in t (a gap) restarts the frame grid so nothing plays late."""
+        if isinstance(data, np.ndarray):  # checked before any state changes
+            floating = np.issubdtype(data.dtype, np.floating)
+            if not floating or not np.isfinite(data).all():
+                raise InvalidInputError(
+                    f"PCM for {self.id!r} must be finite float samples in -1..1 at 48 kHz mono, got {data.dtype}"
+                    + ("" if floating else " (convert integer PCM with x / 32768)")
+                )
         index = round((t + self.av_offset) / FRAME_SECONDS)
         if self._audio_next is None or abs(index - self._audio_next) > 1:
             self._audio_next = index
             if self._audio_decoder:
                 self._audio_decoder.reset()
         if isinstance(data, np.ndarray):
-            if not np.issubdtype(data.dtype, np.floating) or not np.isfinite(data).all():
-                raise InvalidInputError(
-                    f"PCM for {self.id!r} must be finite float samples in -1..1 at 48 kHz mono, got {data.dtype}"
-                    + ("" if np.issubdtype(data.dtype, np.floating) else " (convert integer PCM with x / 32768)")
-                )
             x = data.astype(np.float32, copy=False).reshape(-1)
             frames = [x[i : i + FRAME_SIZE] for i in range(0, len(x) - FRAME_SIZE + 1, FRAME_SIZE)]
         else:

@@ -183,7 +183,7 @@ class Room:
     # --- internals --------------------------------------------------------------------
     def _enter(self, pid: str, name: str | None, role: str, audio_codec: str) -> None:
         on_stage = not self.policy.stage or role == "host"
-        self.roles[pid] = role if not self.policy.stage or role == "host" else "audience"
+        self.roles[pid] = role if on_stage else "audience"
         self.mixer.add_participant(pid, name, audio_codec=audio_codec, visible=on_stage)
         if not on_stage:
             self.mixer.set_muted(pid, True)

@@ -4,13 +4,18 @@
 
 namespace mediacore {
 
-void FilterRows_C(const uint8_t* const* rows, const int16_t* weight, int ntaps, uint16_t* dst,
-                  int width) {
-  for (int i = 0; i < width; ++i) {
+void FilterRowsRange_C(const uint8_t* const* rows, const int16_t* weight, int ntaps, uint16_t* dst,
+                       int begin, int end) {
+  for (int i = begin; i < end; ++i) {
     int32_t acc = 0;
     for (int k = 0; k < ntaps; ++k) acc += weight[k] * rows[k][i];
     dst[i] = static_cast<uint16_t>((acc + (1 << 7)) >> 8);
   }
+}
+
+void FilterRows_C(const uint8_t* const* rows, const int16_t* weight, int ntaps, uint16_t* dst,
+                  int width) {
+  FilterRowsRange_C(rows, weight, ntaps, dst, 0, width);
 }
 
 void FilterCols_C(const uint16_t* src, const int32_t* start, const int16_t* weight, int ntaps,

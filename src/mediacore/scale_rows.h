@@ -19,6 +19,9 @@ using FilterColsFn = void (*)(const uint16_t* src, const int32_t* start, const i
 
 void FilterRows_C(const uint8_t* const* rows, const int16_t* weight, int ntaps, uint16_t* dst,
                   int width);
+// The C row over samples [begin, end) only: the reference, and the optimised rows' tails.
+void FilterRowsRange_C(const uint8_t* const* rows, const int16_t* weight, int ntaps, uint16_t* dst,
+                       int begin, int end);
 void FilterCols_C(const uint16_t* src, const int32_t* start, const int16_t* weight, int ntaps,
                   uint8_t* dst, int width);
 

@@ -2,8 +2,6 @@
 // after cpu_flags() has seen AVX2. Each falls back to the C row for the tail.
 #include <immintrin.h>
 
-#include <vector>
-
 #include "mediacore/scale_rows.h"
 
 namespace mediacore {
@@ -31,11 +29,7 @@ void FilterRows_AVX2(const uint8_t* const* rows, const int16_t* weight, int ntap
     const __m256i out = _mm256_packus_epi32(_mm256_srai_epi32(acc_lo, 8), _mm256_srai_epi32(acc_hi, 8));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), out);
   }
-  if (i < width) {
-    std::vector<const uint8_t*> tail(rows, rows + ntaps);
-    for (auto& r : tail) r += i;
-    FilterRows_C(tail.data(), weight, ntaps, dst + i, width - i);
-  }
+  FilterRowsRange_C(rows, weight, ntaps, dst, i, width);  // the tail, with no copy of the row pointers
 }
 
 void FilterCols_AVX2(const uint16_t* src, const int32_t* start, const int16_t* weight, int ntaps,
