@@ -52,7 +52,14 @@ class TickOutput:
     mixes: list = field(default_factory=list)  # the MixFrames (float audio), for recorders
     events: list[Event] = field(default_factory=list)
 
+    view_of: dict[str, str] = field(default_factory=dict)  # participant -> the view it receives
+
+    def video_for(self, participant: str) -> list[av.Packet]:
+        """The H.264 access units `participant` should receive this tick."""
+        return self.video.get(self.view_of.get(participant, ""), next(iter(self.video.values()), []))
+
     def audio_for(self, participant: str) -> list[av.Packet]:
+        """The audio packets `participant` should receive this tick, in its codec."""
         return self.own_audio.get(participant, self.shared_audio)
 
 

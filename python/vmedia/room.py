@@ -161,6 +161,12 @@ class Room:
         self.mixer.set_visible(pid, on_stage)
         self.mixer.set_muted(pid, not on_stage)
 
+    def request_keyframe(self, pid: str) -> None:
+        """`pid` lost pictures (its PLI/FIR): the next frame of the view it receives is an IDR."""
+        if pid not in self.roles and pid not in self.lobby:
+            raise InvalidInputError(f"participant {pid!r} is not in the room")
+        self.mixer.request_keyframe()
+
     # --- media ------------------------------------------------------------------------
     def push_video(self, pid: str, data, t: float) -> None:
         if pid in self.roles:  # the lobby's media goes nowhere
