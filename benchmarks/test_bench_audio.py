@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from peers import FfmpegAmix
-from vmedia import synth
+from vmedia.media import synth
 from vmedia.audio import AudioMixer
 
 ROOMS = [9, 30, 100]

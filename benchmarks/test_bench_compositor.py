@@ -9,7 +9,7 @@ import pytest
 import reference as ref
 from peers import FfmpegStack, synthetic_frames
 from vmedia import Compositor, I420Frame, Tile, layouts
-from vmedia.compositor import fit_geometry
+from vmedia.video.compositor import fit_geometry
 
 CASES = {
     "9 x 640x360 -> 3x3 1280x720": (9, "gallery"),

@@ -4,10 +4,10 @@ import inspect
 from pathlib import Path
 
 from vmedia import AudioMixer, Compositor, ContainerSink, I420Frame, Mixer, OutputProfile, Room, layouts
-from vmedia.audio_codecs import AudioDecoder, AudioEncoder
-from vmedia.compositor import Overlay, Tile
-from vmedia.live import run_live
-from vmedia.video_codecs import VideoDecoder, VideoEncoder
+from vmedia.codecs.audio import AudioDecoder, AudioEncoder
+from vmedia.video.compositor import Overlay, Tile
+from vmedia.hosting.live import run_live
+from vmedia.codecs.video import VideoDecoder, VideoEncoder
 
 CLASSES = [Room, Mixer, AudioMixer, Compositor, Tile, Overlay, I420Frame, OutputProfile, ContainerSink,
            AudioDecoder, AudioEncoder, VideoDecoder, VideoEncoder]
@@ -42,7 +42,7 @@ def main() -> None:
     for name in ["gallery", "gallery_pages", "speaker", "presentation", "custom", "grid_shape"]:
         fn = getattr(layouts, name)
         out.append(f"- `{name}{signature(fn)}`{first_line(fn)}")
-    out += ["", f"## `vmedia.live.run_live{signature(run_live)}`", "", inspect.getdoc(run_live) or "", ""]
+    out += ["", f"## `vmedia.hosting.live.run_live{signature(run_live)}`", "", inspect.getdoc(run_live) or "", ""]
     Path(__file__).with_name("api.md").write_text("\n".join(out))
 
 

@@ -2,7 +2,7 @@
 
 Each participant's track is built from talk turns plus the distractions a real room has:
 backchannels ("mm", "yes"), coughs, keyboard clicks, a door slam, a fan and music.
-Speech is synthetic (vmedia.synth) by default, or espeak-ng when `voice="espeak"`.
+Speech is synthetic (vmedia.media.synth) by default, or espeak-ng when `voice="espeak"`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vmedia import synth
-from vmedia.audio import FRAME_SIZE, SAMPLE_RATE
+from vmedia.media import synth
+from vmedia.media.time import FRAME_SIZE, SAMPLE_RATE
 
 WORDS = (
     "the patient reports mild pain in the left knee since last week and sleeps badly at night "

@@ -8,7 +8,7 @@ import av
 import numpy as np
 
 from vmedia import I420Frame
-from vmedia.audio_codecs import AudioEncoder
+from vmedia.codecs.audio import AudioEncoder
 
 
 class ColourSender:

@@ -4,9 +4,10 @@ import av
 import numpy as np
 import pytest
 
-from vmedia import InvalidInputError, StreamError, synth
-from vmedia.audio import FRAME_SIZE
-from vmedia.audio_codecs import AudioDecoder, AudioEncoder, FrameSlicer
+from vmedia import InvalidInputError, StreamError
+from vmedia.media import synth
+from vmedia.media.time import FRAME_SIZE
+from vmedia.codecs.audio import AudioDecoder, AudioEncoder, FrameSlicer
 
 
 def encode_with_ffmpeg(codec, rate, samples):

@@ -5,8 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vmedia import InvalidInputError, _core, synth
-from vmedia.audio import FRAME_SIZE, AudioMixer
+from vmedia import InvalidInputError, _core
+from vmedia.media import synth
+from vmedia.audio import AudioMixer
+from vmedia.media.time import FRAME_SIZE
 
 
 def rfc6464(x):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import reference as ref
 from vmedia import Compositor, I420Frame, InvalidInputError, Tile, _core
-from vmedia.compositor import Overlay, fit_geometry
+from vmedia.video.compositor import Overlay, fit_geometry
 from vmedia.layouts import Rect
 
 

@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from vmedia.live import run_live
+from vmedia.hosting.live import run_live
 
 
 class Recorder:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from media_helpers import ColourSender, decode_h264, decode_opus, y_at
-from vmedia import Mixer, OutputProfile, synth
+from vmedia import Mixer, OutputProfile
+from vmedia.media import synth
 
 FPS = 15
 PROFILE = OutputProfile("test", 320, 180, fps=FPS, bitrate=400_000, keyframe_interval=1.0)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from media_helpers import ColourSender, decode_opus
-from vmedia import InvalidInputError, PermissionDenied, Room, synth
+from vmedia import InvalidInputError, PermissionDenied, Room
+from vmedia.media import synth
 
 
 def test_sensitive_room_keeps_guests_in_the_lobby_until_a_host_admits_them():

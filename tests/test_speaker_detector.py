@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conversations import meeting, run_detector, score
-from vmedia import synth
+from vmedia.media import synth
 from vmedia.audio import AudioMixer
 
 SECONDS = 12.0

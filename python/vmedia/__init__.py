@@ -4,15 +4,15 @@ Decode participants' H.264/Opus/G.711, compose their video into a layout, mix th
 so nobody hears themselves, detect the active speaker, and re-encode for the room.
 """
 
-from vmedia.errors import InvalidInputError, StreamError, VmediaError  # noqa: I001  (before _core)
+from vmedia.errors import InvalidInputError, PermissionDenied, StreamError, VmediaError  # noqa: I001  (before _core)
 from vmedia import _core  # noqa: F401  (the compiled core, for advanced use)
-from vmedia.frames import I420Frame
-from vmedia.compositor import Compositor, Overlay, Tile
+from vmedia.media.frames import I420Frame
+from vmedia.video.compositor import Compositor, Overlay, Tile
 from vmedia import layouts
 from vmedia.audio import AudioMixer, MixFrame
-from vmedia.video_codecs import FULL_HD, HD, LOW, OutputProfile
-from vmedia.mixer import Event, Mixer, TickOutput
-from vmedia.room import PermissionDenied, Room
+from vmedia.codecs.video import FULL_HD, HD, LOW, OutputProfile
+from vmedia.engine import Event, Mixer, TickOutput
+from vmedia.rooms import Room
 from vmedia.sinks import ContainerSink
 
 __all__ = [

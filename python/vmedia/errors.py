@@ -9,5 +9,9 @@ class InvalidInputError(VmediaError, ValueError):
     """An argument had the wrong size, type, range or shape; the message says what was expected."""
 
 
+class PermissionDenied(VmediaError, PermissionError):
+    """A participant tried something its role or the room's state does not allow."""
+
+
 class StreamError(VmediaError, RuntimeError):
     """A participant's media could not be decoded; only that participant is affected."""

@@ -8,9 +8,9 @@ from fractions import Fraction
 
 import av
 
-from vmedia.audio_codecs import AudioEncoder
+from vmedia.codecs.audio import AudioEncoder
 from vmedia.errors import InvalidInputError, VmediaError
-from vmedia.mixer import Mixer, TickOutput
+from vmedia.engine.mixer import Mixer, TickOutput
 
 
 class ContainerSink:

@@ -11,7 +11,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from vmedia.audio import FRAME_SIZE, SAMPLE_RATE
+from vmedia.media.time import FRAME_SIZE, SAMPLE_RATE
 from vmedia.errors import InvalidInputError, StreamError
 
 # Codec names as signalled in SDP, and the FFmpeg decoder and default clock for each.

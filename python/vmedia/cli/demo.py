@@ -12,10 +12,11 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from vmedia import _core, synth
-from vmedia.audio import FRAME_SIZE, SAMPLE_RATE
-from vmedia.audio_codecs import AudioEncoder
-from vmedia.frames import I420Frame
+from vmedia import _core
+from vmedia.media import synth
+from vmedia.media.time import FRAME_SIZE, SAMPLE_RATE
+from vmedia.codecs.audio import AudioEncoder
+from vmedia.media.frames import I420Frame
 
 NAMES = [
     "Dr. Ada Okafor", "Ben Lindqvist", "Chloe Martin", "Dev Patel", "Eva Novak", "Farid Haddad",
@@ -140,9 +141,9 @@ def progress(done: int, total: int, started: float, label: str = "") -> None:
 def run_demo(path: str, participants: int = 9, seconds: float = 10.0, layout: str = "gallery", show_progress: bool = True,
              profile=None) -> dict:
     """Generate a meeting, compose it and write `path` (MP4). Returns a summary."""
-    from vmedia.mixer import Mixer
+    from vmedia.engine.mixer import Mixer
     from vmedia.sinks import ContainerSink
-    from vmedia.video_codecs import HD
+    from vmedia.codecs.video import HD
 
     profile = profile or HD
     people = script_meeting(participants, seconds)

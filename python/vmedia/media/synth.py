@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmedia.audio import SAMPLE_RATE
+from vmedia.media.time import SAMPLE_RATE
 
 FORMANTS = ((700, 130), (1220, 70), (2600, 160))  # an open vowel: (Hz, bandwidth Hz)
 

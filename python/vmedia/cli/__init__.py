@@ -19,13 +19,13 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _profile(size: tuple[int, int], fps: int, bitrate: int):
-    from vmedia.video_codecs import OutputProfile
+    from vmedia.codecs.video import OutputProfile
 
     return OutputProfile(f"{size[1]}p", size[0], size[1], fps=fps, bitrate=bitrate)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from vmedia.demo import run_demo
+    from vmedia.cli.demo import run_demo
 
     summary = run_demo(args.out, args.participants, args.seconds, args.layout, show_progress=not args.quiet,
                        profile=_profile(args.size, args.fps, args.bitrate))
@@ -35,7 +35,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_compose(args: argparse.Namespace) -> int:
-    from vmedia.compose_files import compose_files
+    from vmedia.cli.compose_files import compose_files
 
     summary = compose_files(args.inputs, args.out, layout=args.layout, profile=_profile(args.size, args.fps, args.bitrate),
                             show_progress=not args.quiet, variant=args.variant)

@@ -18,16 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vmedia import synth
-from vmedia.audio import FRAME_SIZE
-from vmedia.errors import InvalidInputError, VmediaError
-from vmedia.mixer import Event, Mixer, TickOutput
-from vmedia.participant import FRAME_SECONDS
-from vmedia.video_codecs import FULL_HD, HD, LOW, OutputProfile
-
-
-class PermissionDenied(VmediaError, PermissionError):
-    """A participant tried something its role or the room's state does not allow."""
+from vmedia.media import synth
+from vmedia.media.time import FRAME_SIZE
+from vmedia.errors import InvalidInputError, PermissionDenied, VmediaError
+from vmedia.engine.mixer import Event, Mixer, TickOutput
+from vmedia.media.time import FRAME_SECONDS
+from vmedia.codecs.video import FULL_HD, HD, LOW, OutputProfile
 
 
 @dataclass(frozen=True)

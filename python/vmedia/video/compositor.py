@@ -15,9 +15,9 @@ import av
 import numpy as np
 
 from vmedia import _core
-from vmedia.color import Yuv, parse_rgb, rgb_image_to_yuv, rgb_to_yuv
+from vmedia.media.color import Yuv, parse_rgb, rgb_image_to_yuv, rgb_to_yuv
 from vmedia.errors import InvalidInputError
-from vmedia.frames import I420Frame
+from vmedia.media.frames import I420Frame
 from vmedia.layouts import Rect
 
 FitMode = Literal["fit", "fill"]

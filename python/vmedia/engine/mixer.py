@@ -2,7 +2,7 @@
 
 Inputs are pushed with media timestamps (seconds); `tick(t)` produces everything due at
 media time t. Offline drivers call tick on a synthetic clock (as fast as the CPU allows,
-deterministic); live drivers call it on the wall clock (see vmedia.live).
+deterministic); live drivers call it on the wall clock (see vmedia.hosting.live).
 """
 
 from __future__ import annotations
@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 import av
 from vmedia import layouts
 from vmedia.audio import AudioMixer
-from vmedia.audio_codecs import AudioEncoder
-from vmedia.compositor import Compositor, Tile
+from vmedia.codecs.audio import AudioEncoder
+from vmedia.video.compositor import Compositor, Tile
 from vmedia.errors import InvalidInputError
-from vmedia.frames import I420Frame
-from vmedia.participant import FRAME_SECONDS, Participant
-from vmedia.video_codecs import HD, OutputProfile, VideoEncoder
+from vmedia.media.frames import I420Frame
+from vmedia.inputs.participant import Participant
+from vmedia.media.time import EPS, FRAME_SECONDS
+from vmedia.codecs.video import HD, OutputProfile, VideoEncoder
 
-log = logging.getLogger("vmedia.mixer")
-EPS = 1e-9
+log = logging.getLogger("vmedia.engine.mixer")
+
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 import av
 import numpy as np
 
-from vmedia.audio import FRAME_SIZE, SAMPLE_RATE
-from vmedia.audio_codecs import AudioDecoder
-from vmedia.compositor import Overlay
+from vmedia.media.time import FRAME_SECONDS, FRAME_SIZE
+from vmedia.codecs.audio import AudioDecoder
+from vmedia.video.compositor import Overlay
 from vmedia.errors import InvalidInputError, StreamError
-from vmedia.frames import I420Frame
-from vmedia.video_codecs import VideoDecoder, annexb_has_idr
+from vmedia.media.frames import I420Frame
+from vmedia.codecs.video import VideoDecoder, annexb_has_idr
 
-log = logging.getLogger("vmedia.participant")
-FRAME_SECONDS = FRAME_SIZE / SAMPLE_RATE
+log = logging.getLogger("vmedia.inputs.participant")
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from vmedia.mixer import TickOutput
+from vmedia.engine.mixer import TickOutput
 
 
 async def run_live(engine, on_output: Callable[[TickOutput], Awaitable[None] | None], *, fps: int = 30,

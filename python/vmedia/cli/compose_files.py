@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 
 from vmedia.errors import InvalidInputError, VmediaError
-from vmedia.video_codecs import HD, OutputProfile
+from vmedia.codecs.video import HD, OutputProfile
 
 log = logging.getLogger("vmedia.compose")
 
@@ -91,8 +91,8 @@ def drive(mixer, inputs: list[str], on_output, *, on_progress=None) -> int:
 def compose_files(inputs: list[str], out: str, *, layout: str = "gallery", profile: OutputProfile = HD,
                   show_progress: bool = True, variant: str = "1+7") -> dict:
     """Compose per-participant files into one MP4 (H.264 + AAC)."""
-    from vmedia.demo import progress
-    from vmedia.mixer import Mixer
+    from vmedia.cli.demo import progress
+    from vmedia.engine.mixer import Mixer
     from vmedia.sinks import ContainerSink
 
     if not inputs:

@@ -15,9 +15,8 @@ import numpy as np
 
 from vmedia import _core
 from vmedia.errors import InvalidInputError
+from vmedia.media.time import FRAME_SIZE, SAMPLE_RATE
 
-SAMPLE_RATE = 48000
-FRAME_SIZE = 960  # 20 ms at 48 kHz
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""One owner per input stream: queue, decode, last good picture, stalls, errors."""

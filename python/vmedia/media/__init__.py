@@ -1,0 +1,1 @@
+"""Media primitives: time constants, I420 pictures, colours, generated test media."""
