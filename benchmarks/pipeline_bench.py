@@ -3,7 +3,7 @@ composed to a 1280x720 gallery (or 1+7 speaker layout), x264 veryfast zerolatenc
 2.5 Mbit/s + Opus, as CPU-seconds per media-second.
 
 Contenders, all single-threaded per codec so CPU-seconds compare the work itself:
-- vmedia: Mixer fed with the files' packets (vmedia.cli.compose_files.drive), outputs kept
+- vmedia: Mixer fed with the files' packets (vmedia.cli.compose.drive), outputs kept
   in memory (H.264 access units, shared Opus mix + one per mixed talker).
 - ffmpeg CLI: scale+xstack+amix in -filter_complex, libx264 + libopus, to the null muxer.
   (imageio-ffmpeg's static ffmpeg, a build other than PyAV's.)
@@ -26,7 +26,7 @@ import av
 import numpy as np
 
 from vmedia import HD, Mixer, layouts
-from vmedia.cli.compose_files import drive
+from vmedia.cli.compose import drive
 from vmedia.cli.demo import script_meeting
 
 CACHE = Path(__file__).parent / ".inputs"

@@ -52,3 +52,40 @@ def test_a_truncated_input_ends_early_and_the_rest_of_the_meeting_is_still_compo
     assert main(["compose", str(good), str(cut), "-o", str(out), "-q", "--size", "320x180"]) == 0
     frames, _, duration, _ = probe(out)
     assert frames >= 55 and duration == pytest.approx(2.0, abs=0.15)
+
+
+def test_compose_refuses_to_write_over_its_input(tmp_path, capsys):
+    a = tmp_path / "a.mp4"
+    main(["demo", "-n", "1", "-t", "1", "-o", str(a), "-q", "--size", "160x90"])
+    before = a.read_bytes()
+    assert main(["compose", str(a), "-o", str(tmp_path / "." / "a.mp4"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to write" in err and "a.mp4" in err and len(err.strip().splitlines()) == 1
+    assert a.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--size", "100000x100000"], "at most"),
+    (["-n", "0"], "1..49"),
+    (["-t", "-3"], "seconds"),
+    (["--fps", "abc"], "whole number"),
+])
+def test_bad_values_are_one_line_usage_errors(tmp_path, capsys, args, needle):
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "-o", str(tmp_path / "x.mp4"), *args])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_version_and_python_dash_m(capsys):
+    import os
+    import subprocess
+    import sys
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("vmedia ")
+    help_text = subprocess.run([sys.executable, "-m", "vmedia", "demo", "--help"], capture_output=True, text=True, check=True,
+                               env={**os.environ, "COLUMNS": "200"}).stdout
+    assert "(default: 9)" in help_text and "(default: 1280x720)" in help_text and "--verbose" in help_text

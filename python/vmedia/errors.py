@@ -15,3 +15,8 @@ class PermissionDenied(VmediaError, PermissionError):
 
 class StreamError(VmediaError, RuntimeError):
     """A participant's media could not be decoded; only that participant is affected."""
+
+
+class SinkError(VmediaError, OSError):
+    """A recording or stream could not be opened or written (bad format, unwritable path,
+    a server that refuses the connection); the room itself is unaffected."""

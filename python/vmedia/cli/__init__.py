@@ -1,82 +1,69 @@
-"""The `vmedia` command: `vmedia demo` and `vmedia compose`."""
+"""The `vmedia` command. Each subcommand is one module of this package with
+`add_parser(subparsers)` and `run(args) -> int`; adding one is a line in SUBCOMMANDS.
+
+Exit codes (docs/outputs.md): 0 done; 1 the output could not be written; 2 bad usage or
+input (a bad option value, a missing or unreadable input, an output that would overwrite
+an input); 3 an internal error (a bug: run with -v for the traceback); 130 interrupted
+by Ctrl-C, with the output finished and playable.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import logging
 import sys
 
-from vmedia.errors import VmediaError
+from vmedia.cli.common import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_USAGE, CliError
+from vmedia.errors import InvalidInputError, SinkError, VmediaError
+
+SUBCOMMANDS = ("demo", "compose")
+
+log = logging.getLogger("vmedia.cli")
 
 
-def _size(text: str) -> tuple[int, int]:
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from None
-    if w <= 0 or h <= 0 or w % 2 or h % 2:
-        raise argparse.ArgumentTypeError(f"size must be positive and even, got {text!r}")
-    return w, h
+        return version("vmedia")
+    except PackageNotFoundError:
+        return "unknown"
 
 
-def _profile(size: tuple[int, int], fps: int, bitrate: int):
-    from vmedia.codecs.video import OutputProfile
-
-    return OutputProfile(f"{size[1]}p", size[0], size[1], fps=fps, bitrate=bitrate)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from vmedia.cli.demo import run_demo
-
-    summary = run_demo(args.out, args.participants, args.seconds, args.layout, show_progress=not args.quiet,
-                       profile=_profile(args.size, args.fps, args.bitrate))
-    print(f"wrote {summary['path']}: {summary['frames']} frames, {summary['seconds']:.1f} s, "
-          f"{summary['participants']} participants, in {summary['wall_seconds']:.1f} s")
-    return 0
-
-
-def cmd_compose(args: argparse.Namespace) -> int:
-    from vmedia.cli.compose_files import compose_files
-
-    summary = compose_files(args.inputs, args.out, layout=args.layout, profile=_profile(args.size, args.fps, args.bitrate),
-                            show_progress=not args.quiet, variant=args.variant)
-    print(f"wrote {summary['path']}: {summary['frames']} frames from {len(args.inputs)} inputs in {summary['wall_seconds']:.1f} s")
-    return 0
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vmedia", description="vmedia: the media engine of a video-conferencing MCU")
+    parser.add_argument("--version", action="version", version=f"vmedia {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"vmedia.cli.{name}")
+        p = module.add_parser(sub)
+        p.add_argument("-v", "--verbose", action="count", default=0, help="log what happens (-vv: debug)")
+        p.set_defaults(func=module.run)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vmedia", description="vmedia: the media engine of a video-conferencing MCU")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def common(p):
-        p.add_argument("--out", "-o", default="vmedia-demo.mp4" if p.prog.endswith("demo") else "composed.mp4", help="output MP4")
-        p.add_argument("--layout", default="gallery", choices=["gallery", "speaker"], help="room layout")
-        p.add_argument("--size", type=_size, default=(1280, 720), help="output size, e.g. 1280x720 or 1920x1080")
-        p.add_argument("--fps", type=int, default=30)
-        p.add_argument("--bitrate", type=int, default=2_500_000, help="H.264 bits per second (CBR)")
-        p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-
-    demo = sub.add_parser("demo", help="compose a generated meeting into a playable MP4")
-    common(demo)
-    demo.add_argument("--participants", "-n", type=int, default=9)
-    demo.add_argument("--seconds", "-t", type=float, default=10.0)
-    demo.set_defaults(func=cmd_demo)
-
-    comp = sub.add_parser("compose", help="compose per-participant media files into one MP4")
-    comp.add_argument("inputs", nargs="+", help="one media file per participant (video and/or audio)")
-    common(comp)
-    comp.add_argument("--variant", default="1+7", help="speaker layout variant: 1+7, 1+21, 2+21, 1+33")
-    comp.set_defaults(func=cmd_compose)
-
-    args = parser.parse_args(argv)
-    if getattr(args, "participants", 1) < 1 or getattr(args, "seconds", 1) <= 0:
-        parser.error("--participants must be >= 1 and --seconds > 0")
+    args = build_parser().parse_args(argv)  # usage errors exit 2 with argparse's one line
+    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return args.func(args)
-    except VmediaError as e:
-        print(f"vmedia: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    except SinkError as e:
+        return _fail(e, EXIT_OUTPUT)
+    except (CliError, InvalidInputError, VmediaError) as e:
+        return _fail(e, getattr(e, "exit_code", EXIT_USAGE))
+    except KeyboardInterrupt:  # outside the media loops, which finish their file themselves
+        print("vmedia: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - one line for the user, the traceback with -v
+        log.info("internal error", exc_info=True)
+        return _fail(f"internal error: {type(e).__name__}: {e} (run with -v for the traceback)", EXIT_BUG)
+
+
+def _fail(message, code: int) -> int:
+    print(f"vmedia: {message}".splitlines()[0], file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

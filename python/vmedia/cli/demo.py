@@ -1,10 +1,11 @@
-"""A generated meeting: synthetic participants (moving pictures with their names, a mouth
-that opens with their speech, speech-like audio), sent as H.264 + Opus like real senders,
-composed by a Mixer and written to a playable MP4."""
+"""`vmedia demo`: a generated meeting. Synthetic participants (moving pictures with their
+names, a mouth that opens with their speech, speech-like audio), sent as H.264 + Opus like
+real senders, composed by a Mixer and written to a playable MP4."""
 
 from __future__ import annotations
 
-import sys
+import argparse
+import logging
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,6 +18,10 @@ from vmedia.media import synth
 from vmedia.media.time import FRAME_SIZE, SAMPLE_RATE
 from vmedia.codecs.audio import AudioEncoder
 from vmedia.media.frames import I420Frame
+from vmedia.cli import common
+
+log = logging.getLogger("vmedia.demo")
+MAX_PARTICIPANTS = 49  # a 7x7 gallery
 
 NAMES = [
     "Dr. Ada Okafor", "Ben Lindqvist", "Chloe Martin", "Dev Patel", "Eva Novak", "Farid Haddad",
@@ -70,21 +75,30 @@ class Synthetic:
         return pic.av_frame
 
 
-def script_meeting(n: int, seconds: float, seed: int = 0) -> list[Synthetic]:
-    """n participants taking turns of 2-5 s (with small overlaps and backchannels)."""
+def script_turns(n: int, seconds: float, seed: int = 0) -> list[tuple[int, tuple[float, float]]]:
+    """(person, (start, end)) talk spurts: turns of 2-5 s with small overlaps and
+    backchannels, all inside [0, seconds]."""
     rng = np.random.default_rng(seed)
-    spurts: list[list[tuple[float, float]]] = [[] for _ in range(n)]
+    spurts: list[tuple[int, tuple[float, float]]] = []
     t = 0.3
     who = 0
     while t < seconds:
         length = rng.uniform(2.0, 5.0)
-        spurts[who].append((t, min(seconds, t + length)))
+        spurts.append((who, (t, min(seconds, t + length))))
         listener = int(rng.integers(n))
         if listener != who and n > 1:
             b = t + rng.uniform(0.5, length)
-            spurts[listener].append((b, b + 0.35))
+            spurts.append((listener, (b, min(seconds, b + 0.35))))
         t += length - rng.uniform(0, 0.3)
         who = int(rng.integers(n)) if n > 1 else 0
+    return spurts
+
+
+def script_meeting(n: int, seconds: float, seed: int = 0) -> list[Synthetic]:
+    """n participants taking turns (script_turns), with their voices and faces."""
+    spurts: list[list[tuple[float, float]]] = [[] for _ in range(n)]
+    for who, span in script_turns(n, seconds, seed):
+        spurts[who].append(span)
     people = []
     for i in range(n):
         name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f" {i // len(NAMES) + 1}")
@@ -124,23 +138,36 @@ class Sender:
         return list(self._video.encode(frame))
 
     def audio_packets(self, k: int) -> list[av.Packet]:
-        return self._audio.encode(self.person.audio[k * FRAME_SIZE : (k + 1) * FRAME_SIZE])
+        chunk = self.person.audio[k * FRAME_SIZE : (k + 1) * FRAME_SIZE]
+        if len(chunk) < FRAME_SIZE:  # past the scripted end: silence, never a short frame
+            chunk = np.pad(chunk, (0, FRAME_SIZE - len(chunk)))
+        return self._audio.encode(chunk)
 
 
-def progress(done: int, total: int, started: float, label: str = "") -> None:
-    """A one-line progress bar on stderr."""
-    frac = done / max(1, total)
-    bar = "#" * int(30 * frac)
-    elapsed = time.perf_counter() - started
-    sys.stderr.write(f"\r{label} [{bar:<30}] {100 * frac:5.1f}%  {elapsed:5.1f}s")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("demo", help="compose a generated meeting into a playable MP4", formatter_class=common.Formatter,
+                       description="Compose a generated meeting (synthetic people talking in turns) into a playable file.")
+    common.add_output_options(p, "vmedia-demo.mp4")
+    p.add_argument("--participants", "-n", type=common.int_range(1, MAX_PARTICIPANTS), default=9, help="people in the meeting")
+    p.add_argument("--seconds", "-t", type=common.seconds, default=10.0, help="length of the meeting")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = run_demo(args.out, args.participants, args.seconds, args.layout, show_progress=not args.quiet,
+                       profile=common.profile(args), faststart=args.faststart)
+    what = f"{summary['frames']} frames, {summary['frames'] / summary['fps']:.1f} s, {summary['participants']} participants"
+    if summary["interrupted"]:
+        print(f"interrupted: {summary['path']} is finished and playable ({what}, in {summary['wall_seconds']:.1f} s)")
+        return common.EXIT_INTERRUPTED
+    print(f"wrote {summary['path']}: {what}, in {summary['wall_seconds']:.1f} s")
+    return common.EXIT_OK
 
 
 def run_demo(path: str, participants: int = 9, seconds: float = 10.0, layout: str = "gallery", show_progress: bool = True,
-             profile=None) -> dict:
-    """Generate a meeting, compose it and write `path` (MP4). Returns a summary."""
+             profile=None, faststart: bool = False) -> dict:
+    """Generate a meeting, compose it and write `path`. Ctrl-C stops early and still
+    finishes the file (summary["interrupted"]). Returns a summary."""
     from vmedia.engine.mixer import Mixer
     from vmedia.sinks import ContainerSink
     from vmedia.codecs.video import HD
@@ -151,27 +178,37 @@ def run_demo(path: str, participants: int = 9, seconds: float = 10.0, layout: st
     mixer = Mixer([profile], layout=layout)
     for p in people:
         mixer.add_participant(p.pid, p.name)
-    sink = ContainerSink(mixer, path)
-    total = int(seconds * profile.fps)
-    started = time.perf_counter()
+    sink = ContainerSink(mixer, path, faststart=faststart)
+    total = max(1, round(seconds * profile.fps))
+    bar = common.Progress(total, f"composing {participants} participants", profile.fps, enabled=show_progress)
     events = []
     audio_k = 0
-    for i in range(total):
-        t = i / profile.fps
-        keyframes = {e.participant for e in events if e.kind == "keyframe_needed"}
-        for s in senders:
-            for pkt in s.video_packets(i, keyframe=s.person.pid in keyframes):
-                mixer.push_video(s.person.pid, pkt, t)
-        while audio_k * 0.02 < t + 1 / profile.fps - 1e-9:
+    done = 0
+    interrupted = False
+    try:
+        for i in range(total):
+            t = i / profile.fps
+            keyframes = {e.participant for e in events if e.kind == "keyframe_needed"}
             for s in senders:
-                for pkt in s.audio_packets(audio_k):
-                    mixer.push_audio(s.person.pid, pkt, audio_k * 0.02)
-            audio_k += 1
-        out = mixer.tick(t)
-        events = out.events
-        sink.write(out)
-        if show_progress and (i % 10 == 0 or i == total - 1):
-            progress(i + 1, total, started, f"composing {participants} participants")
-    sink.close(mixer.close())
-    return {"path": path, "frames": total, "seconds": seconds, "participants": participants,
-            "wall_seconds": round(time.perf_counter() - started, 2), "samples": audio_k * FRAME_SIZE, "rate": SAMPLE_RATE}
+                for pkt in s.video_packets(i, keyframe=s.person.pid in keyframes):
+                    mixer.push_video(s.person.pid, pkt, t)
+            while audio_k * 0.02 < t + 1 / profile.fps - 1e-9:
+                for s in senders:
+                    for pkt in s.audio_packets(audio_k):
+                        mixer.push_audio(s.person.pid, pkt, audio_k * 0.02)
+                audio_k += 1
+            out = mixer.tick(t)
+            events = out.events
+            sink.write(out)
+            done = i + 1
+            if i % 10 == 0 or done == total:
+                bar.update(done)
+    except KeyboardInterrupt:
+        interrupted = True  # finish the file below: what was composed stays playable
+        log.info("interrupted after %d frames; finishing %s", done, path)
+    finally:
+        bar.close()
+        sink.close(mixer.close())
+    return {"path": path, "frames": done, "fps": profile.fps, "seconds": seconds, "participants": participants,
+            "wall_seconds": round(time.perf_counter() - bar.started, 2), "samples": audio_k * FRAME_SIZE, "rate": SAMPLE_RATE,
+            "interrupted": interrupted}

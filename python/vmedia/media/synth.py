@@ -10,6 +10,12 @@ from vmedia.media.time import SAMPLE_RATE
 FORMANTS = ((700, 130), (1220, 70), (2600, 160))  # an open vowel: (Hz, bandwidth Hz)
 
 
+def samples_in(duration: float, sr: int = SAMPLE_RATE) -> int:
+    """The number of samples in `duration` seconds, rounded (int() would turn 15 * 48000
+    computed as 719999.99 into one sample short)."""
+    return max(0, round(duration * sr))
+
+
 def _resonator_ir(length: int, rng: np.random.Generator, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Impulse response of a vocal tract: a sum of decaying formant sinusoids."""
     t = np.arange(length) / sr
@@ -23,7 +29,7 @@ def _resonator_ir(length: int, rng: np.random.Generator, sr: int = SAMPLE_RATE) 
 def voiced(duration: float, f0: float = 120.0, seed: int = 0, sr: int = SAMPLE_RATE) -> np.ndarray:
     """A voiced, formant-filtered buzz with natural pitch wobble, unit RMS."""
     rng = np.random.default_rng(seed)
-    n = int(duration * sr)
+    n = samples_in(duration, sr)
     t = np.arange(n) / sr
     pitch = f0 * (1 + 0.08 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6)) + 0.02 * rng.standard_normal())
     phase = np.cumsum(pitch) / sr
@@ -36,7 +42,7 @@ def voiced(duration: float, f0: float = 120.0, seed: int = 0, sr: int = SAMPLE_R
 def syllable_envelope(duration: float, seed: int = 0, rate: float = 4.5, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Talk-spurt loudness: syllables at about `rate` per second with short gaps."""
     rng = np.random.default_rng(seed)
-    n = int(duration * sr)
+    n = samples_in(duration, sr)
     env = np.zeros(n)
     pos = 0
     while pos < n:
@@ -55,19 +61,21 @@ def speech(duration: float, f0: float = 120.0, level_db: float = -20.0, seed: in
 
 
 def talk(spurts: list[tuple[float, float]], total: float, *, f0: float = 120.0, level_db: float = -20.0, seed: int = 0) -> np.ndarray:
-    """Silence with speech in the given (start, end) seconds: a scripted participant."""
-    out = np.zeros(int(total * SAMPLE_RATE), np.float32)
+    """Silence with speech in the given (start, end) seconds: a scripted participant.
+    Always exactly samples_in(total) long; spurts are clipped to it."""
+    out = np.zeros(samples_in(total), np.float32)
     for k, (a, b) in enumerate(spurts):
-        i, j = int(a * SAMPLE_RATE), min(len(out), int(b * SAMPLE_RATE))
+        i, j = samples_in(max(0.0, a)), min(len(out), samples_in(b))
         if j > i:
-            out[i:j] += speech((j - i) / SAMPLE_RATE, f0, level_db, seed + 17 * k)[: j - i]
+            clip = speech((j - i) / SAMPLE_RATE, f0, level_db, seed + 17 * k)
+            out[i : i + len(clip)] += clip[: j - i]  # the clip may round one sample short
     return out
 
 
 def tune(duration: float, level_db: float = -18.0, sr: int = SAMPLE_RATE) -> np.ndarray:
     """A gentle test-room tune: an arpeggio of soft sine notes."""
     notes = [261.63, 329.63, 392.0, 523.25, 392.0, 329.63]
-    n = int(duration * sr)
+    n = samples_in(duration, sr)
     t = np.arange(n) / sr
     note_len = 0.25
     idx = (t // note_len).astype(int) % len(notes)
@@ -81,7 +89,7 @@ def tune(duration: float, level_db: float = -18.0, sr: int = SAMPLE_RATE) -> np.
 def noise(duration: float, level_db: float = -40.0, seed: int = 0, pink: bool = True) -> np.ndarray:
     """Steady background noise (pink by default), at level_db dBFS RMS."""
     rng = np.random.default_rng(seed)
-    n = int(duration * SAMPLE_RATE)
+    n = samples_in(duration)
     white = rng.standard_normal(n)
     if pink:
         spec = np.fft.rfft(white)

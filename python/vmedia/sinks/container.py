@@ -19,7 +19,8 @@ class ContainerSink:
     ContainerSink(mixer, "meeting.mp4"), or ContainerSink(mixer, "rtmp://a.rtmp.youtube.com/live2/KEY", format="flv").
     """
 
-    def __init__(self, mixer: Mixer, target: str, *, profile: str | None = None, format: str | None = None, audio_bitrate: int = 96000):
+    def __init__(self, mixer: Mixer, target: str, *, profile: str | None = None, format: str | None = None, audio_bitrate: int = 96000,
+                 faststart: bool = False):
         names = [p.name for p in mixer.profiles]
         profile = profile or names[0]
         if profile not in names:
@@ -27,7 +28,7 @@ class ContainerSink:
         prof = next(p for p in mixer.profiles if p.name == profile)
         self.profile = profile
         try:
-            self._container = av.open(target, "w", format=format)
+            self._container = av.open(target, "w", format=format, options={"movflags": "+faststart"} if faststart else {})
         except (av.error.FFmpegError, ValueError) as e:
             raise VmediaError(f"cannot open {target!r} for writing: {e}") from e
         encoder = mixer._encoders[profile].context

@@ -1,7 +1,8 @@
-"""Compose per-participant recordings into one meeting file (`vmedia compose`)."""
+"""`vmedia compose`: per-participant recordings composed into one meeting file."""
 
 from __future__ import annotations
 
+import argparse
 import heapq
 import logging
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import av
 
 from vmedia.errors import InvalidInputError, VmediaError
+from vmedia.cli import common
 from vmedia.codecs.video import HD, OutputProfile
 
 log = logging.getLogger("vmedia.compose")
@@ -51,7 +53,8 @@ def media_items(pid: str, container, streams):
 
 def drive(mixer, inputs: list[str], on_output, *, on_progress=None) -> int:
     """Add one participant per file, feed their media in time order, tick the mixer at its
-    frame rate until every input has ended; returns the number of video frames."""
+    frame rate until every input has ended; returns the number of video frames.
+    on_progress(done, total) is called every 15 frames."""
     containers = []
     try:
         for p in inputs:
@@ -88,10 +91,30 @@ def drive(mixer, inputs: list[str], on_output, *, on_progress=None) -> int:
             c.close()
 
 
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("compose", help="compose per-participant media files into one MP4", formatter_class=common.Formatter,
+                       description="Compose one recording per participant into one meeting file.")
+    p.add_argument("inputs", nargs="+", help="one media file per participant (video and/or audio)")
+    common.add_output_options(p, "composed.mp4")
+    p.add_argument("--variant", default="1+7", choices=["1+7", "1+21", "2+21", "1+33"], help="speaker layout variant")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = compose_files(args.inputs, args.out, layout=args.layout, profile=common.profile(args),
+                            show_progress=not args.quiet, variant=args.variant, faststart=args.faststart)
+    what = f"{summary['frames']} frames from {len(args.inputs)} inputs in {summary['wall_seconds']:.1f} s"
+    if summary["interrupted"]:
+        print(f"interrupted: {summary['path']} is finished and playable ({what})")
+        return common.EXIT_INTERRUPTED
+    print(f"wrote {summary['path']}: {what}")
+    return common.EXIT_OK
+
+
 def compose_files(inputs: list[str], out: str, *, layout: str = "gallery", profile: OutputProfile = HD,
-                  show_progress: bool = True, variant: str = "1+7") -> dict:
-    """Compose per-participant files into one MP4 (H.264 + AAC)."""
-    from vmedia.cli.demo import progress
+                  show_progress: bool = True, variant: str = "1+7", faststart: bool = False) -> dict:
+    """Compose per-participant files into one MP4 (H.264 + AAC). Ctrl-C stops early and
+    still finishes the file (summary["interrupted"])."""
     from vmedia.engine.mixer import Mixer
     from vmedia.sinks import ContainerSink
 
@@ -100,12 +123,31 @@ def compose_files(inputs: list[str], out: str, *, layout: str = "gallery", profi
     for path in inputs:
         if not Path(path).is_file():
             raise InvalidInputError(f"no such input file: {path!r}")
+    common.check_output(out, inputs)
     started = time.perf_counter()
     mixer = Mixer([profile], layout=layout, speaker_variant=variant)
-    sink = ContainerSink(mixer, out)
-    report = (lambda done, total: progress(done, total, started, "composing")) if show_progress else None
-    frames = drive(mixer, inputs, sink.write, on_progress=report)
-    if report:
-        report(frames, frames)
-    sink.close(mixer.close())
-    return {"path": out, "frames": frames, "wall_seconds": time.perf_counter() - started}
+    sink = ContainerSink(mixer, out, faststart=faststart)
+    bar = None
+    frames = [0]
+
+    def report(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = common.Progress(total, f"composing {len(inputs)} inputs", profile.fps, enabled=show_progress)
+        bar.update(done)
+
+    def write(output):
+        sink.write(output)
+        frames[0] += 1
+
+    interrupted = False
+    try:
+        frames[0] = drive(mixer, inputs, write, on_progress=report)
+    except KeyboardInterrupt:
+        interrupted = True  # finish the file below: what was composed stays playable
+        log.info("interrupted; finishing %s", out)
+    finally:
+        if bar is not None:
+            bar.close()
+        sink.close(mixer.close())
+    return {"path": out, "frames": frames[0], "wall_seconds": time.perf_counter() - started, "interrupted": interrupted}

@@ -1,0 +1,7 @@
+"""`python -m vmedia` is the `vmedia` command."""
+
+import sys
+
+from vmedia.cli import main
+
+sys.exit(main())
