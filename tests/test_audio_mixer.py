@@ -198,8 +198,6 @@ def test_any_room_size_gains_and_mutes(n, k, seed, muted_frac):
         ({"a": np.zeros(480, np.float32)}, "960 float samples"),
         ({"a": np.zeros(1920, np.float32)}, "960 float samples"),
         ({"a": np.zeros(960, np.int16)}, "960 float samples"),
-        ({"a": np.full(960, np.nan, np.float32)}, "non-finite"),
-        ({"a": np.r_[np.zeros(959), np.inf].astype(np.float32)}, "index 959"),
         ({"zz": np.zeros(960, np.float32)}, "not in the mixer"),
     ],
 )

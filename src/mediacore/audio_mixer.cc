@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "mediacore/audio_checks.h"
 #include "mediacore/errors.h"
 
 namespace mediacore {
@@ -32,7 +33,7 @@ float level_dbov(double ms) {
 }  // namespace
 
 AudioMixer::AudioMixer(MixerConfig c)
-    : c_(c),
+    : c_(checked_config(c)),
       detector_(c.detector),
       shared_limiter_(c.limiter_lookahead, c.limiter_threshold, 80.f, c.sample_rate),
       total_(c.frame_size),
@@ -124,14 +125,18 @@ void AudioMixer::process(const int64_t* ids, const float* frames, int n, MixResu
   // Validate everything first: a bad frame must not leave the room half-updated.
   std::unordered_map<int64_t, std::pair<const float*, double>> input;  // id: (samples, mean square)
   input.reserve(n);
+  std::vector<float> clean;  // sanitised copies of frames with NaN/inf/absurd samples
   for (int i = 0; i < n; ++i) {
     get(ids[i], "process");
     const float* x = frames + static_cast<size_t>(i) * F;
-    const double ms = mean_square(x, F);
-    if (!std::isfinite(ms)) {
-      const int s = static_cast<int>(std::find_if(x, x + F, [](float v) { return !std::isfinite(v) || std::fabs(v) > 1e18f; }) - x);
-      throw InvalidInput("participant " + std::to_string(ids[i]) + " sent a non-finite or absurd sample at index " +
-                         std::to_string(s) + " (expected floats around -1..1)");
+    double ms = mean_square(x, F);
+    if (!(ms * F <= kMaxSample * kMaxSample)) {  // NaN, inf or a sample past kMaxSample: sanitise a copy
+      if (clean.empty()) clean.resize(static_cast<size_t>(n) * F);
+      float* c = clean.data() + static_cast<size_t>(i) * F;
+      std::copy(x, x + F, c);
+      sanitise_samples(c, F);
+      x = c;
+      ms = mean_square(x, F);
     }
     if (!input.emplace(ids[i], std::make_pair(x, ms)).second) {
       throw InvalidInput("participant " + std::to_string(ids[i]) + " appears twice in one frame");

@@ -5,13 +5,17 @@
 
 namespace mediacore {
 
+// The largest width or height of any plane, canvas, source or rect the core accepts
+// (8K video is 7680x4320): with it every pixel coordinate and sum of two fits an int.
+constexpr int kMaxDimension = 16384;
+
 // Strides are ptrdiff_t and may exceed the width: PyAV pads its lines.
 struct Plane {
   uint8_t* data = nullptr;
   ptrdiff_t stride = 0;
   int width = 0;
   int height = 0;
-  uint8_t* row(int y) const { return data + y * stride; }
+  uint8_t* row(int y) const { return data + static_cast<ptrdiff_t>(y) * stride; }
 };
 
 struct ConstPlane {
@@ -19,7 +23,7 @@ struct ConstPlane {
   ptrdiff_t stride = 0;
   int width = 0;
   int height = 0;
-  const uint8_t* row(int y) const { return data + y * stride; }
+  const uint8_t* row(int y) const { return data + static_cast<ptrdiff_t>(y) * stride; }
 };
 
 // One yuv420p picture: chroma planes are ceil(width/2) x ceil(height/2).

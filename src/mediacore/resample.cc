@@ -21,14 +21,34 @@ void quantise(const double* w, int n, int16_t* out) {
     sum += out[k];
     if (w[k] > w[largest]) largest = k;
   }
-  out[largest] = static_cast<int16_t>(out[largest] + (kWeightOne - sum));
+  const int fixed = out[largest] + (kWeightOne - sum);
+  if (fixed >= 0 && fixed <= kWeightOne) {
+    out[largest] = static_cast<int16_t>(fixed);
+    return;
+  }
+  // Many small taps (a 300:1 shrink) can round off by more than the largest tap holds;
+  // a negative weight would wrap in the C rows and saturate in the SIMD ones. Round the
+  // running sum instead: every weight stays in 0..kWeightOne and they sum exactly to one.
+  double total = 0;
+  for (int k = 0; k < n; ++k) total += w[k];
+  double cum = 0;
+  int prev = 0;
+  for (int k = 0; k < n; ++k) {
+    cum += w[k];
+    const int next = k + 1 == n ? kWeightOne : static_cast<int>(std::lround(cum / total * kWeightOne));
+    out[k] = static_cast<int16_t>(std::clamp(next, prev, kWeightOne) - prev);
+    prev += out[k];
+  }
 }
 
 }  // namespace
 
 AxisTaps make_axis_taps(double offset, double extent, int src_size, int dst_size) {
-  if (dst_size <= 0 || src_size <= 0 || !(extent > 0) || offset < 0 ||
-      offset + extent > src_size + 1e-9) {
+  // Written so that NaN fails every test; the offset lies strictly inside the source, so
+  // the first tap (floor(offset)) is a real sample even for a sliver at the bottom edge.
+  if (!(dst_size > 0 && dst_size <= kMaxAxisSize && src_size > 0 && src_size <= kMaxAxisSize &&
+        std::isfinite(offset) && std::isfinite(extent) && extent > 0 && offset >= 0 && offset < src_size &&
+        offset + extent <= src_size + 1e-9)) {
     throw InvalidInput("source interval [" + std::to_string(offset) + ", " +
                        std::to_string(offset + extent) + ") must lie inside [0, " +
                        std::to_string(src_size) + "] and map to a positive size, got " +
@@ -36,7 +56,7 @@ AxisTaps make_axis_taps(double offset, double extent, int src_size, int dst_size
   }
   AxisTaps t;
   t.dst_size = dst_size;
-  t.src_lo = static_cast<int>(std::floor(offset));
+  t.src_lo = std::min(src_size - 1, static_cast<int>(std::floor(offset)));
   t.src_hi = std::min(src_size, static_cast<int>(std::ceil(offset + extent - 1e-9)));
   t.src_hi = std::max(t.src_hi, t.src_lo + 1);
   const int avail = t.src_hi - t.src_lo;

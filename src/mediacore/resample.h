@@ -11,6 +11,9 @@ namespace mediacore {
 constexpr int kWeightBits = 14;
 constexpr int kWeightOne = 1 << kWeightBits;
 
+// The largest source or destination size along one axis (plane.h's kMaxDimension).
+constexpr int kMaxAxisSize = 16384;
+
 struct AxisTaps {
   int dst_size = 0;
   int ntaps = 0;               // taps per output sample (zero-padded to the same count)
@@ -22,7 +25,8 @@ struct AxisTaps {
 };
 
 // Maps source interval [offset, offset + extent) onto dst_size output samples.
-// The interval must lie inside [0, src_size]. Deterministic; the numpy reference in
+// The interval must be finite and lie inside [0, src_size], starting before src_size;
+// sizes are 1..kMaxAxisSize (InvalidInput otherwise). Deterministic; the numpy reference in
 // tests/reference.py states the same weights in floating point.
 AxisTaps make_axis_taps(double offset, double extent, int src_size, int dst_size);
 

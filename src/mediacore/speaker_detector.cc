@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "mediacore/audio_checks.h"
 #include "mediacore/errors.h"
 
 namespace mediacore {
 
 SpeakerDetector::SpeakerDetector(DetectorParams p) : p_(p) {
+  check_detector_params(p_);
   if (p_.modulation_frames < 1 || p_.short_frames < 1 || p_.long_frames < p_.short_frames || p_.floor_window < 1 ||
       p_.rhythm_window < 2 || p_.rhythm_min_lag < 1 || p_.rhythm_max_lag < p_.rhythm_min_lag ||
       !(p_.floor_percentile >= 0.f && p_.floor_percentile <= 1.f)) {

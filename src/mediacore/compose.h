@@ -1,0 +1,54 @@
+// The compose executor: a display list of fill/scale/border/blend ops on one I420 canvas.
+// compose() validates the whole list once (every rect, crop, size and buffer), builds the
+// scale plans, then runs the ops band by band on a worker pool; the kernels it calls
+// (compositor.h) trust what it checked. A refused list draws nothing.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "mediacore/compositor.h"
+#include "mediacore/plane.h"
+
+namespace mediacore {
+
+constexpr int kMaxThreads = 16;
+
+// Ops in luma coordinates; the canvas and every rect must be even-aligned so the chroma
+// rect is exactly half. Chroma is scaled at half resolution from crop / 2.
+struct FillOp {
+  Rect rect;
+  Yuv color;
+};
+struct ScaleOp {
+  ConstI420 src;
+  RectF crop;  // source region in fractional luma pixels, inside the source
+  Rect rect;
+};
+struct BorderOp {
+  Rect rect;
+  int thickness;  // >= 1 luma pixels, clamped to half the rect (a thicker frame fills it)
+  Yuv color;
+};
+struct BlendOp {
+  ConstI420 overlay;
+  ConstPlane alpha;  // the overlay's luma size
+  int x, y;          // even, the overlay inside the canvas
+};
+using ComposeOp = std::variant<FillOp, ScaleOp, BorderOp, BlendOp>;
+
+// The canvas is a well-formed even-sized I420 picture of at most kMaxDimension a side.
+void check_canvas(const I420& canvas);
+// A source picture: chroma planes ceil(w/2) x ceil(h/2), at most kMaxDimension a side.
+void check_source(const ConstI420& src, const std::string& what);
+
+// Runs `ops` in order on `canvas` with 1..kMaxThreads threads (horizontal bands). The
+// result is the same bytes whatever the thread count. Throws InvalidInput naming the op
+// ("compose op 3 (scale): ...") before anything is drawn.
+void compose(const I420& canvas, const std::vector<ComposeOp>& ops, int threads);
+
+// One plane: scale src region `crop` into `rect` of dst. Validated like a compose op.
+void scale_plane(const ConstPlane& src, const RectF& crop, const Plane& dst, const Rect& rect);
+
+}  // namespace mediacore
