@@ -1,6 +1,7 @@
 """Room PINs: the rules, the hashes, constant-time checks and the limits on guessing."""
 
 import hmac
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -211,3 +212,21 @@ def test_only_the_exact_pin_opens_the_room(host, guess):
     else:
         with pytest.raises(PinRefused):
             g.role_for("x", guess)
+
+
+def test_racing_guesses_are_all_counted():
+    g = gate(limits=PinLimits(backoff_s=0, caller_attempts=3))
+    reasons = []
+
+    def guess():
+        try:
+            g.role_for("m", "0000")
+        except PinRefused as e:
+            reasons.append(e.reason)
+
+    threads = [threading.Thread(target=guess) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(reasons) == ["locked_out"] * 7 + ["wrong_pin"] * 3  # only three PINs were ever compared

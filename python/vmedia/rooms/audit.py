@@ -61,6 +61,7 @@ class Outcome(str, Enum):
     OK = "ok"
     DENIED = "denied"  # the actor was not allowed (role, lock, capacity, PIN)
     INVALID = "invalid"  # the request named nobody in the room, or was malformed
+    FAILED = "failed"  # allowed, but it broke (a recording whose disk filled up)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -171,6 +172,8 @@ class PinGate:
             self._pins.append((GUEST, HashedPin.of(guest_pin, cost)))
         self._callers: OrderedDict[str, _Failures] = OrderedDict()
         self._room = _Failures()
+        # One check at a time: two guesses racing each other must both be counted.
+        self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -192,23 +195,25 @@ class PinGate:
             if not self.guests_need_pin:
                 return GUEST
             raise PinRefused("this room needs a PIN", "pin_required")
-        now = self._clock()
-        self._refuse_if_limited(caller, now)
-        # Check every PIN, whichever matches: the time taken does not depend on which did.
-        matched = [role for role, hashed in self._pins if hashed.matches(pin)]
-        if matched:
-            self._callers.pop(caller, None)  # the caller knows a PIN: its past mistakes are forgiven
-            return matched[0]
-        return self._fail(caller, now)
+        with self._lock:
+            now = self._clock()
+            self._refuse_if_limited(caller, now)
+            # Check every PIN, whichever matches: the time taken does not depend on which did.
+            matched = [role for role, hashed in self._pins if hashed.matches(pin)]
+            if matched:
+                self._callers.pop(caller, None)  # the caller knows a PIN: its past mistakes are forgiven
+                return matched[0]
+            self._fail(caller, now)
 
     def retry_after(self, caller: str) -> float:
         """Seconds until `caller` may guess again (0 if it may now)."""
-        now = self._clock()
-        f = self._callers.get(caller)
-        waits = [self._room.locked_until - now]
-        if f is not None:
-            waits += [f.locked_until - now, f.not_before - now]
-        return max(0.0, *waits)
+        with self._lock:
+            now = self._clock()
+            f = self._callers.get(caller)
+            waits = [self._room.locked_until - now]
+            if f is not None:
+                waits += [f.locked_until - now, f.not_before - now]
+            return max(0.0, *waits)
 
     def _refuse_if_limited(self, caller: str, now: float) -> None:
         if now < self._room.locked_until:
