@@ -13,6 +13,7 @@ import av
 from vmedia.errors import InvalidInputError, VmediaError
 from vmedia.cli import common
 from vmedia.codecs.video import HD, OutputProfile
+from vmedia.media.time import EPS
 
 log = logging.getLogger("vmedia.compose")
 
@@ -70,21 +71,24 @@ def drive(mixer, inputs: list[str], on_output, *, on_progress=None) -> int:
             sources.append(media_items(pid, c, streams))
             if c.duration:
                 duration = max(duration, c.duration / av.time_base)
-        total = max(1, int(round(duration * mixer.fps)))
+        total = max(1, int(round(duration * mixer.fps)))  # an estimate, for progress only
+        end = 0.0  # where the last media item ends: the meeting's length
         frame_index = 0
 
         def tick_until(t):
             nonlocal frame_index
-            while frame_index / mixer.fps < t and frame_index < total:
+            while frame_index / mixer.fps < t - EPS:
                 on_output(mixer.tick(frame_index / mixer.fps))
                 frame_index += 1
                 if on_progress and frame_index % 15 == 0:
-                    on_progress(frame_index, total)
+                    on_progress(frame_index, max(total, frame_index))
 
         for t, pid, kind, item in heapq.merge(*sources, key=lambda x: x[0]):
             tick_until(t)
+            length = item.samples / item.sample_rate if kind == "audio" else 1 / mixer.fps
+            end = max(end, t + length)
             (mixer.push_video if kind == "video" else mixer.push_audio)(pid, item, t)
-        tick_until(float("inf"))
+        tick_until(end)
         return frame_index
     finally:
         for c in containers:
@@ -126,7 +130,7 @@ def compose_files(inputs: list[str], out: str, *, layout: str = "gallery", profi
     common.check_output(out, inputs)
     started = time.perf_counter()
     mixer = Mixer([profile], layout=layout, speaker_variant=variant)
-    sink = ContainerSink(mixer, out, faststart=faststart)
+    sink = ContainerSink(mixer, out, faststart=faststart, realtime=False)
     bar = None
     frames = [0]
 
