@@ -15,7 +15,8 @@ import av
 import numpy as np
 
 from vmedia import _core
-from vmedia.media.color import Yuv, parse_rgb, rgb_image_to_yuv, rgb_to_yuv
+from vmedia.media import labels
+from vmedia.media.color import Yuv, rgb_image_to_yuv, rgb_to_yuv
 from vmedia.errors import InvalidInputError
 from vmedia.media.frames import I420Frame
 from vmedia.layouts import Rect
@@ -63,26 +64,16 @@ class Overlay:
         return cls(to8(yuv[..., 0]), to8(chroma[0]), to8(chroma[1]), rgba[..., 3].copy())
 
     @classmethod
-    def text(cls, text: str, *, size: int = 20, color: str = "#FFFFFF", box: str = "#000000", box_alpha: int = 150) -> Overlay:
-        """A name label: text on a translucent box, rendered once with PIL."""
-        return _label(text, size, color, box, box_alpha)
+    def text(cls, text: str, *, size: int = 20, color: str = "#FFFFFF", box: str = "#000000", box_alpha: int = 150,
+             max_width: int | None = None) -> Overlay:
+        """A name label: text on a translucent box (vmedia.media.labels), at most
+        max_width pixels wide with the name ellipsised to fit. Cached per arguments."""
+        return _label(text, size, color, box, box_alpha, max_width)
 
 
 @lru_cache(maxsize=256)
-def _label(text: str, size: int, color: str, box: str, box_alpha: int) -> Overlay:
-    from PIL import Image, ImageDraw, ImageFont
-
-    try:
-        font = ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has a single bitmap size
-        font = ImageFont.load_default()
-    left, top, right, bottom = ImageDraw.Draw(Image.new("RGBA", (1, 1))).textbbox((0, 0), text, font=font)
-    pad = max(2, size // 4)
-    w, h = (right - left) + 2 * pad, (bottom - top) + 2 * pad
-    w, h = w + w % 2, h + h % 2
-    img = Image.new("RGBA", (w, h), (*parse_rgb(box), box_alpha))
-    ImageDraw.Draw(img).text((pad - left, pad - top), text, font=font, fill=(*parse_rgb(color), 255))
-    return Overlay.from_rgba(np.asarray(img))
+def _label(text: str, size: int, color: str, box: str, box_alpha: int, max_width: int | None) -> Overlay:
+    return Overlay.from_rgba(labels.render_label(text, size, color=color, box=box, box_alpha=box_alpha, max_width=max_width))
 
 
 @dataclass(frozen=True)
