@@ -170,7 +170,7 @@ def test_the_room_keeps_time_while_the_server_is_dead_and_the_stream_resumes_whe
     tick_until(room.i / fps + 15, stop=lambda: connects() >= 2)
     assert connects() == 2
     viewer = Reader(nginx.url())
-    tick_until(room.i / fps + 3.0)
+    tick_until(room.i / fps + 15, stop=lambda: len(viewer.video) >= 2 * fps)
     sink.close(room.mixer.close())
     viewer.join(15)
     assert viewer.error is None and viewer.codecs == ("h264", "aac")
