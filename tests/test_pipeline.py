@@ -184,8 +184,8 @@ def test_invisible_participants_are_not_decoded_and_ask_for_a_keyframe_when_show
         run(mixer, senders, 1.0)
         hidden = [p for p in senders if p not in mixer.layout().visible]
         assert len(hidden) == 2
-        assert all(mixer._participants[p].video.decoded == 0 for p in hidden)
-        assert all(mixer._participants[p].video.decoded > 0 for p in mixer.layout().visible)
+        assert all(mixer.input_stats(p)["video"]["decoded"] == 0 for p in hidden)
+        assert all(mixer.input_stats(p)["video"]["decoded"] > 0 for p in mixer.layout().visible)
         mixer.pin(hidden[0])
         shown = hidden[0]
         outs = run(mixer, senders, 0.5, start=1.0)

@@ -11,12 +11,12 @@ from vmedia.video.compositor import Compositor, Overlay, Tile
 from vmedia import layouts
 from vmedia.audio import AudioMixer, MixFrame
 from vmedia.codecs.video import FULL_HD, HD, LOW, OutputProfile
-from vmedia.engine import Event, Mixer, TickOutput
+from vmedia.engine import Event, EventKind, Member, Mixer, TickOutput
 from vmedia.rooms import Room
 from vmedia.sinks import ContainerSink
 
 __all__ = [
-    "FULL_HD", "HD", "LOW", "AudioMixer", "Compositor", "ContainerSink", "Event", "I420Frame", "InvalidInputError",
+    "FULL_HD", "HD", "LOW", "AudioMixer", "Compositor", "ContainerSink", "Event", "EventKind", "I420Frame", "InvalidInputError", "Member",
     "MixFrame", "Mixer", "OutputProfile", "Overlay", "PermissionDenied", "Room", "StreamError", "Tile", "TickOutput",
     "VmediaError", "layouts",
 ]

@@ -11,7 +11,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from vmedia.media.time import FRAME_SIZE, SAMPLE_RATE
+from vmedia.media.time import FRAME_SIZE, G711_RATE, G711_TIME_BASE, SAMPLE_RATE
 from vmedia.errors import InvalidInputError, StreamError
 
 # Codec names as signalled in SDP, and the FFmpeg decoder and default clock for each.
@@ -56,30 +56,51 @@ class AudioDecoder:
             raise InvalidInputError(f"channels must be 1 or 2, got {channels}")
         self.codec = codec
         self.sample_rate = sample_rate or default_rate
-        self._ctx = av.CodecContext.create(name, "r")
-        self._ctx.sample_rate = self.sample_rate
-        self._ctx.layout = "mono" if channels == 1 else "stereo"
-        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        self._name, self._channels = name, channels
+        self._ctx = self._open()
+        self._resampler: av.AudioResampler | None = None
+        self._resampling: tuple | None = None  # (format, layout, rate) the resampler was built for
         self._slicer = FrameSlicer()
 
+    def _open(self) -> av.CodecContext:
+        ctx = av.CodecContext.create(self._name, "r")
+        ctx.sample_rate = self.sample_rate
+        ctx.layout = "mono" if self._channels == 1 else "stereo"
+        return ctx
+
     def decode(self, packet: bytes | av.Packet) -> list[np.ndarray]:
-        """Frames completed by this packet (zero or more)."""
+        """Frames completed by this packet (zero or more). An empty packet would flush
+        (end) FFmpeg's decoder, so it is refused; a failed decode reopens the decoder."""
         pkt = packet if isinstance(packet, av.Packet) else av.Packet(bytes(packet))
+        if pkt.size == 0:
+            raise StreamError(f"{self.codec} packet is empty")
         try:
             decoded = self._ctx.decode(pkt)
         except (av.error.FFmpegError, ValueError) as e:
+            self._ctx = self._open()
             raise StreamError(f"{self.codec} packet could not be decoded: {e}") from e
         return [f for frame in decoded for f in self.push_frame(frame)]
 
     def push_frame(self, frame: av.AudioFrame) -> list[np.ndarray]:
-        """Frames completed by an already decoded frame of any rate, layout or format."""
+        """Frames completed by an already decoded frame of any rate, layout or format; the
+        format may change from one frame to the next."""
         if not isinstance(frame, av.AudioFrame):
             raise InvalidInputError(f"expected an av.AudioFrame, got {type(frame).__name__}")
+        if frame.samples == 0:
+            return []
         if frame.sample_rate == SAMPLE_RATE and frame.format.name in ("flt", "fltp") and frame.layout.nb_channels == 1:
             # Already what the mixer takes: copy the one plane out, no resampler.
             return self._slicer.push(np.frombuffer(frame.planes[0], np.float32, frame.samples).copy())
+        setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if setup != self._resampling:  # a new input format needs a new resampler
+            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            self._resampling = setup
         frame.pts = None  # timing is kept by the caller; the resampler must not insert gaps
-        out = [r.to_ndarray().reshape(-1) for r in self._resampler.resample(frame)]
+        try:
+            out = [r.to_ndarray().reshape(-1) for r in self._resampler.resample(frame)]
+        except (av.error.FFmpegError, ValueError) as e:
+            self._resampling = None
+            raise StreamError(f"audio frame ({setup[0]}, {setup[1]}, {setup[2]} Hz) could not be converted: {e}") from e
         return self._slicer.push(np.concatenate(out)) if out else []
 
     def reset(self) -> None:
@@ -113,7 +134,10 @@ class AudioEncoder:
     def context(self) -> av.CodecContext:
         return self._ctx
 
-    def encode(self, samples: np.ndarray) -> list[av.Packet]:
+    def encode(self, samples: np.ndarray, index: int | None = None) -> list[av.Packet]:
+        """Encode one 20 ms frame. With `index` (the room's 20 ms frame number) the Opus
+        packet is stamped index * 960, so every receiver's stream keeps one time line
+        whichever encoder its packets come from."""
         x = np.asarray(samples, np.float32).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(x, format="flt" if self._fifo is None else "fltp", layout="mono")
         frame.sample_rate = SAMPLE_RATE
@@ -121,7 +145,11 @@ class AudioEncoder:
         frame.time_base = self.time_base
         self._pts += x.shape[1]
         if self._fifo is None:
-            return list(self._ctx.encode(frame))
+            packets = list(self._ctx.encode(frame))
+            if index is not None:
+                for p in packets:
+                    p.pts = p.dts = index * FRAME_SIZE
+            return packets
         self._fifo.write(frame)
         packets = []
         while (chunk := self._fifo.read(self._ctx.frame_size)) is not None:
@@ -130,3 +158,48 @@ class AudioEncoder:
 
     def flush(self) -> list[av.Packet]:
         return list(self._ctx.encode(None))
+
+
+def _lowpass_taps(ratio: int, taps: int = 97) -> np.ndarray:
+    """A Kaiser-windowed sinc that keeps the band below 3.6 kHz of a 48 kHz signal
+    before keeping one sample in `ratio` (G.711's 8 kHz)."""
+    n = np.arange(taps) - (taps - 1) / 2
+    cutoff = 3600 / SAMPLE_RATE
+    h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(taps, 8.0)
+    return (h / h.sum()).astype(np.float32)
+
+
+class G711Encoder:
+    """20 ms 48 kHz float frames to 8 kHz G.711 (PCMU or PCMA) payloads of 160 bytes.
+
+    Decimation is a FIR over the frame and the tail of the frame the receiver heard
+    before it (passed in), so a receiver moving between the shared mix and its own
+    mix-minus keeps one continuous waveform; the G.711 quantiser itself is stateless."""
+
+    RATIO = SAMPLE_RATE // G711_RATE
+    TAPS = _lowpass_taps(SAMPLE_RATE // G711_RATE)
+
+    def __init__(self, codec: str = "pcmu"):
+        if codec not in ("pcmu", "pcma"):
+            raise InvalidInputError(f"G.711 codec must be 'pcmu' or 'pcma', got {codec!r}")
+        self.codec = codec
+        self.time_base = G711_TIME_BASE
+        self._ctx = av.CodecContext.create(AUDIO_CODECS[codec][0], "w")
+        self._ctx.sample_rate, self._ctx.layout, self._ctx.format = G711_RATE, "mono", "s16"
+        self._ctx.open()
+
+    def encode(self, samples: np.ndarray, before: np.ndarray | None, index: int) -> list[av.Packet]:
+        """One packet for frame `index`; `before` is the 48 kHz frame heard just before."""
+        t = len(self.TAPS)
+        history = before[-(t - 1) :] if before is not None else np.zeros(t - 1, np.float32)
+        x = np.concatenate([history, np.asarray(samples, np.float32)])
+        windows = np.lib.stride_tricks.sliding_window_view(x, t)[:: self.RATIO]
+        y = windows @ self.TAPS[::-1]
+        pcm = np.clip(np.rint(y * 32767), -32768, 32767).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = G711_RATE
+        packets = list(self._ctx.encode(frame))
+        for p in packets:
+            p.pts = p.dts = index * (FRAME_SIZE // self.RATIO)
+            p.time_base = self.time_base
+        return packets

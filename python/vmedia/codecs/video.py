@@ -26,18 +26,30 @@ def annexb_has_idr(data: bytes) -> bool:
     return False
 
 
+def h264_access_unit_is_idr(data: bytes | bytearray | memoryview | av.Packet) -> bool:
+    """A point a decoder can start from. An av.Packet's keyframe flag is trusted when set;
+    packets built from bytes (RTP depacketisers) usually lack it, so the bitstream decides."""
+    if isinstance(data, av.Packet):
+        return data.is_keyframe or annexb_has_idr(bytes(data))
+    return annexb_has_idr(bytes(data))
+
+
 class VideoDecoder:
     """A participant's H.264 decoder: Annex B bytes or av.Packet in, av.VideoFrames out.
-    Broken input raises StreamError; the decoder is rebuilt so the next keyframe recovers."""
+    Broken input raises StreamError; the decoder is rebuilt so the next keyframe recovers.
+    `max_pixels` makes FFmpeg refuse larger pictures before it decodes their slices."""
 
-    def __init__(self, codec: str = "h264"):
+    def __init__(self, codec: str = "h264", *, max_pixels: int | None = None):
         self.codec = codec
+        self.max_pixels = max_pixels
         self._ctx = self._open()
         self.errors = 0
 
     def _open(self) -> av.CodecContext:
         ctx = av.CodecContext.create(self.codec, "r")
         ctx.thread_type = "NONE"  # one participant, one thread: parallelism is across participants
+        if self.max_pixels:
+            ctx.options = {"max_pixels": str(self.max_pixels)}
         return ctx
 
     def decode(self, packet: bytes | av.Packet) -> list[av.VideoFrame]:

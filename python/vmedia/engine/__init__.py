@@ -1,5 +1,8 @@
 """The Mixer: tick orchestration of one room's inputs, views and encoders."""
 
-from vmedia.engine.mixer import Event, Mixer, TickOutput
+from vmedia.engine.events import Event, EventKind
+from vmedia.engine.member import Member
+from vmedia.engine.mixer import Mixer
+from vmedia.engine.output import TickOutput
 
-__all__ = ["Event", "Mixer", "TickOutput"]
+__all__ = ["Event", "EventKind", "Member", "Mixer", "TickOutput"]

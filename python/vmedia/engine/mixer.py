@@ -1,67 +1,47 @@
-"""Mixer: the media engine of one room.
+"""Mixer: the media engine of one room — tick orchestration only.
 
 Inputs are pushed with media timestamps (seconds); `tick(t)` produces everything due at
 media time t. Offline drivers call tick on a synthetic clock (as fast as the CPU allows,
-deterministic); live drivers call it on the wall clock (see vmedia.hosting.live).
+deterministic); live drivers call it on the wall clock (see vmedia.hosting).
+
+Per tick: every 20 ms the audio core mixes (levels, speaker, mix-minus) and each
+receiver's audio is encoded once per distinct (codec, mix); every 1/fps the view policy
+says which distinct views the receivers need, the visible inputs are decoded in parallel,
+and each view is composed and encoded once (see vmedia.video.views).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import av
-from vmedia import layouts
+
 from vmedia.audio import AudioMixer
-from vmedia.codecs.audio import AudioEncoder
-from vmedia.video.compositor import Compositor, Tile
-from vmedia.errors import InvalidInputError
-from vmedia.media.frames import I420Frame
-from vmedia.inputs.participant import Participant
-from vmedia.media.time import EPS, FRAME_SECONDS
+from vmedia.audio.streams import ReceiverAudio
 from vmedia.codecs.video import HD, OutputProfile, VideoEncoder
+from vmedia.engine.events import Event, EventKind
+from vmedia.engine.member import Member
+from vmedia.engine.output import AudioFrameOut, TickOutput, VideoFrameOut
+from vmedia.errors import InvalidInputError, VmediaError
+from vmedia.inputs.audio import AudioInput
+from vmedia.inputs.video import VideoInput, check_media_time
+from vmedia import layouts
+from vmedia.media.frames import I420Frame
+from vmedia.media.time import EPS, FRAME_SECONDS
+from vmedia.video.compositor import Compositor, Overlay
+from vmedia.video.content import ContentStream
+from vmedia.video.holding import holding_picture
+from vmedia.video.tile_plan import TilePlan, TileStyle
+from vmedia.video.views import CONTENT, LOBBY, ViewPolicy
 
-log = logging.getLogger("vmedia.engine.mixer")
-
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something the server may act on: joined, left, speaker_changed, started_speaking,
-    stopped_speaking, layout_changed, keyframe_needed (send PLI/FIR to `participant`),
-    video_stalled, video_resumed, stream_error."""
-
-    kind: str
-    participant: str | None
-    time: float
-    detail: str = ""
-
-
-@dataclass
-class TickOutput:
-    """What became due during one tick."""
-
-    video: dict[str, list[av.Packet]] = field(default_factory=dict)  # profile name -> access units
-    composites: dict[str, I420Frame] = field(default_factory=dict)  # profile name -> last picture
-    shared_audio: list[av.Packet] = field(default_factory=list)  # for everyone not in own_audio
-    own_audio: dict[str, list[av.Packet]] = field(default_factory=dict)  # mixed talkers' mix-minus
-    mixes: list = field(default_factory=list)  # the MixFrames (float audio), for recorders
-    events: list[Event] = field(default_factory=list)
-
-    view_of: dict[str, str] = field(default_factory=dict)  # participant -> the view it receives
-
-    def video_for(self, participant: str) -> list[av.Packet]:
-        """The H.264 access units `participant` should receive this tick."""
-        return self.video.get(self.view_of.get(participant, ""), next(iter(self.video.values()), []))
-
-    def audio_for(self, participant: str) -> list[av.Packet]:
-        """The audio packets `participant` should receive this tick, in its codec."""
-        return self.own_audio.get(participant, self.shared_audio)
+log = logging.getLogger("vmedia.mixer")
+MAX_TICK_SPAN = 2.0  # seconds of media one tick may produce; a longer jump skips ahead
 
 
 def _locked(method):
@@ -71,6 +51,19 @@ def _locked(method):
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _open(method):
+    """_locked, and refused once the mixer is closed (its encoders are flushed)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            if self._closed:
+                raise VmediaError(f"the mixer is closed; {method.__name__} is refused")
             return method(self, *args, **kwargs)
 
     return wrapper
@@ -88,30 +81,22 @@ def shared_decode_pool() -> ThreadPoolExecutor:
     return _shared_pool
 
 
-LayoutFn = Callable[[Sequence[str], str | None, int, int], layouts.Layout]
+def label_size(canvas_height: int) -> int:
+    """Name labels scale with the output: 18 px at 720p."""
+    return max(12, round(canvas_height / 40))
 
 
-def layout_policy(kind: str | Mapping = "gallery", *, variant: str = "1+7", content: str | None = None) -> LayoutFn:
-    """A function (participants, speaker, width, height) -> Layout for a layout name:
-    'gallery', 'speaker' (variant 1+7, 1+21, 2+21, 1+33), 'presentation' (content is the
-    participant sharing), or a custom dict/JSON spec."""
-    if isinstance(kind, Mapping) or (isinstance(kind, str) and kind.lstrip().startswith("{")):
-        return lambda ids, spk, w, h: layouts.custom(kind, ids, w, h, speaker=spk)
-    if kind == "gallery":
-        return lambda ids, spk, w, h: layouts.gallery(ids, w, h)
-    if kind == "speaker":
-        if variant not in layouts.SPEAKER_VARIANTS:
-            raise InvalidInputError(f"unknown speaker variant {variant!r}")
-        return lambda ids, spk, w, h: layouts.speaker(ids, spk if spk in ids else None, w, h, variant=variant)
-    if kind == "presentation":
-        return lambda ids, spk, w, h: (
-            layouts.presentation(ids, content, w, h) if content in ids else layouts.speaker(ids, spk if spk in ids else None, w, h)
-        )
-    raise InvalidInputError(f"unknown layout {kind!r}; expected gallery, speaker, presentation or a custom spec")
+class _View:
+    """One distinct view's encoder and the plan it was last drawn with."""
+
+    def __init__(self, profile: OutputProfile):
+        self.encoder = VideoEncoder(profile)
+        self.plan: TilePlan | None = None
+        self.plan_key: tuple | None = None
 
 
 class Mixer:
-    """One room's media engine: participants in, composed H.264 + mixed audio out."""
+    """One room's media engine: participants in, each receiver's view and mix out."""
 
     def __init__(
         self,
@@ -119,6 +104,7 @@ class Mixer:
         *,
         layout: str | Mapping = "gallery",
         speaker_variant: str = "1+7",
+        self_view: str = "include",
         max_mixed: int = 3,
         audio_codec: str = "opus",
         stall_after: float = 0.5,
@@ -127,6 +113,7 @@ class Mixer:
         decode_threads: int | None = None,
         compose_threads: int = 1,
         background: str = "#101014",
+        name: str = "",
     ):
         if not profiles:
             raise InvalidInputError("a mixer needs at least one output profile")
@@ -135,20 +122,30 @@ class Mixer:
             raise InvalidInputError(f"all output profiles must share one frame rate, got {sorted(fps)}")
         if len({p.name for p in profiles}) != len(profiles):
             raise InvalidInputError("output profile names must be unique")
+        if audio_codec not in ("opus", "pcmu", "pcma"):
+            raise InvalidInputError(f"unknown audio codec {audio_codec!r}; expected one of ['opus', 'pcmu', 'pcma']")
         self.fps = fps.pop()
         self.profiles = list(profiles)
+        self._profiles = {p.name: p for p in profiles}
         self.stall_after, self.placeholder_after = stall_after, placeholder_after
         self.labels = labels
-        self._layout_fn = layout_policy(layout, variant=speaker_variant)
+        self.name = name
+        self.audio_codec = audio_codec  # the default for add_participant
+        self._policy = ViewPolicy(layout, variant=speaker_variant, self_view=self_view)
         self._lock = threading.RLock()
-        self._participants: dict[str, Participant] = {}
+        self._closed = False
+        self._members: dict[str, Member] = {}  # everyone who receives: in the room or waiting
+        self._video_in: dict[str, VideoInput] = {}  # admitted participants' inputs
+        self._audio_in: dict[str, AudioInput] = {}
         self._hidden: set[str] = set()
         self._compositors = {p.name: Compositor(p.width, p.height, background, threads=compose_threads) for p in profiles}
-        self._encoders = {p.name: VideoEncoder(p) for p in profiles}
+        self._views: dict[str, _View] = {}  # view key -> its encoder
+        self._view_of: dict[str, str] = {}  # receiver -> view key it was last sent
+        self._keyframe_for: set[str] = set()  # receivers that asked for a keyframe (PLI/FIR)
+        self._broadcast_keys: dict[str, str] = {}  # profile -> the broadcast view key last frame
+        self._extradata: dict[str, bytes] = {}
         self._audio = AudioMixer(max_mixed)
-        self.audio_codec = audio_codec
-        self._shared_encoder = AudioEncoder(audio_codec)
-        self._own_encoders: dict[str, AudioEncoder] = {}
+        self._rx_audio = ReceiverAudio()
         # Rooms share the process-wide decode pool unless given threads of their own.
         self._own_pool = decode_threads is not None
         self._pool = (
@@ -158,237 +155,438 @@ class Mixer:
         )
         self._video_index = 0  # next output video frame
         self._audio_index = 0  # next 20 ms audio frame
-        self._layouts: dict[str, layouts.Layout] = {}
-        self._layout_dirty = True
+        self._history: list[str] = []  # latest speakers first
+        self._broadcast_layout: layouts.Layout | None = None
         self.dominant: str | None = None
+        self.pinned: str | None = None  # a participant forced into the main tile
+        self.content: ContentStream | None = None
         self._pending_events: list[Event] = []
         self.time = 0.0
-        self.pinned: str | None = None  # a participant forced into the main tile
 
     # --- membership -------------------------------------------------------------------
     @property
     def participants(self) -> list[str]:
-        return list(self._participants)
+        """Everyone in the room (not those waiting in the lobby)."""
+        return list(self._video_in)
+
+    @property
+    def waiting(self) -> list[str]:
+        return [pid for pid, m in self._members.items() if m.waiting]
+
+    def member(self, pid: str) -> Member:
+        try:
+            return self._members[pid]
+        except KeyError:
+            raise InvalidInputError(f"participant {pid!r} is not in the room") from None
+
+    @_open
+    def add_participant(self, pid: str, name: str | None = None, *, audio_codec: str | None = None, visible: bool = True,
+                        profile: str | None = None, content: str | None = None, waiting: bool = False) -> Member:
+        """Someone who receives the room. `visible=False` keeps a participant out of every
+        layout (an audience member, a test tune): never decoded, still heard unless muted.
+        `waiting=True` puts them in the lobby: they get the holding view and silence, and
+        nothing of theirs reaches the room until admit()."""
+        if pid in self._members:
+            raise InvalidInputError(f"participant {pid!r} is already in the room")
+        member = Member.create(pid, name, audio_codec=audio_codec or self.audio_codec, content=content,
+                               profile=self._check_profile(profile), waiting=waiting)
+        self.add_member(member, visible=visible)
+        return member
+
+    @_open
+    def add_member(self, member: Member, *, visible: bool = True) -> None:
+        """Add a record made elsewhere (a Room keeps the same record in its lobby)."""
+        if member.id in self._members:
+            raise InvalidInputError(f"participant {member.id!r} is already in the room")
+        self._check_profile(member.profile)
+        if self.labels:
+            self._label(member.name, self.profiles[0].height)  # rendered now, not in a tick
+        self._members[member.id] = member
+        if not member.waiting:
+            self._enter(member, visible)
+        else:
+            self._emit(EventKind.WAITING, member.id)
+
+    @_open
+    def admit(self, pid: str, *, visible: bool = True) -> None:
+        """A waiting member enters the room with the codecs and preferences they came with."""
+        member = self.member(pid)
+        if not member.waiting:
+            raise InvalidInputError(f"{pid!r} is not waiting in the lobby")
+        member.waiting = False
+        self._enter(member, visible)
+
+    def _enter(self, member: Member, visible: bool) -> None:
+        video = VideoInput(member.id)
+        video.now = self.time
+        audio = AudioInput(member.id, member.audio_codec)
+        audio.now_index = self._audio_index
+        self._video_in[member.id], self._audio_in[member.id] = video, audio
+        if not visible:
+            self._hidden.add(member.id)
+        self._audio.add(member.id)
+        self._emit(EventKind.JOINED, member.id)
 
     @_locked
-    def add_participant(self, pid: str, name: str | None = None, *, audio_codec: str = "opus", visible: bool = True) -> None:
-        """`visible=False` keeps a participant out of every layout (an audience member, a
-        test tune): never decoded, still heard unless muted."""
-        if pid in self._participants:
-            raise InvalidInputError(f"participant {pid!r} is already in the room")
-        self._participants[pid] = Participant(pid, name, audio_codec)
-        if not visible:
-            self._hidden.add(pid)
-        self._audio.add(pid)
-        self._layout_dirty = True
-        self._emit("joined", pid)
+    def remove_participant(self, pid: str) -> None:
+        member = self.member(pid)
+        del self._members[pid]
+        self._view_of.pop(pid, None)
+        self._keyframe_for.discard(pid)
+        if member.waiting:
+            return
+        del self._video_in[pid], self._audio_in[pid]
+        self._hidden.discard(pid)
+        self._audio.remove(pid)
+        if pid in self._history:
+            self._history.remove(pid)
+        if self.dominant == pid:
+            self.dominant = None
+        if self.pinned == pid:
+            self.pinned = None
+        if self.content and self.content.presenter == pid:
+            self._stop_content()
+        self._emit(EventKind.LEFT, pid)
 
     @_locked
     def set_visible(self, pid: str, visible: bool) -> None:
-        self._get(pid)
+        self._admitted(pid)
         (self._hidden.discard if visible else self._hidden.add)(pid)
-        self._layout_dirty = True
 
     @_locked
     def set_forced_audio(self, pid: str, forced: bool) -> None:
         """Always mix this participant (a presenter on stage, the test-room tune)."""
-        self._get(pid)
+        self._admitted(pid)
         self._audio.set_forced(pid, forced)
 
     @_locked
-    def remove_participant(self, pid: str) -> None:
-        self._get(pid)
-        del self._participants[pid]
-        self._hidden.discard(pid)
-        self._audio.remove(pid)
-        self._own_encoders.pop(pid, None)
-        if self.dominant == pid:
-            self.dominant = None
-        self._layout_dirty = True
-        self._emit("left", pid)
-
-    @_locked
-    def set_layout(self, layout: str | Mapping, *, variant: str = "1+7", content: str | None = None) -> None:
-        self._layout_fn = layout_policy(layout, variant=variant, content=content)
-        self._layout_dirty = True
+    def set_layout(self, layout: str | Mapping, *, variant: str = "1+7", content: str | None = None,
+                   self_view: str | None = None) -> None:
+        """A broken layout (unknown name, invalid custom spec) is refused here, never at a tick."""
+        self._policy = ViewPolicy(layout, variant=variant, content=content, self_view=self_view or self._policy.self_view)
 
     @_locked
     def pin(self, pid: str | None) -> None:
         """Show `pid` as the main tile whoever speaks (None: follow the speaker)."""
         if pid is not None:
-            self._get(pid)
+            self._admitted(pid)
         self.pinned = pid
-        self._layout_dirty = True
 
     @_locked
     def set_muted(self, pid: str, muted: bool) -> None:
-        self._get(pid)
+        self._admitted(pid)
         self._audio.set_muted(pid, muted)
 
     @_locked
     def set_gain(self, pid: str, gain: float) -> None:
-        self._get(pid)
+        self._admitted(pid)
         self._audio.set_gain(pid, gain)
 
     @_locked
     def set_av_offset(self, pid: str, seconds: float) -> None:
         """Lip-sync trim: play this participant's audio `seconds` later (negative: earlier)
         than its timestamps say, for senders whose capture paths are skewed."""
-        if not -1.0 <= seconds <= 1.0:
+        if not isinstance(seconds, (int, float)) or not -1.0 <= seconds <= 1.0:
             raise InvalidInputError(f"A/V offset must be within ±1 s, got {seconds}")
-        self._get(pid).av_offset = float(seconds)
+        self._admitted(pid)
+        self._audio_in[pid].av_offset = float(seconds)
 
     def request_keyframe(self, profile: str | None = None) -> None:
-        """A receiver lost pictures (PLI/FIR): the next frame of the profile is an IDR."""
-        for name, enc in self._encoders.items():
-            if profile in (None, name):
-                enc.request_keyframe()
+        """Every view of `profile` (all profiles by default) starts its next frame with an
+        IDR — for a sink that just connected."""
+        with self._lock:
+            if profile is not None:
+                self._check_profile(profile)
+            for key, view in self._views.items():
+                if profile in (None, view.encoder.profile.name):
+                    view.encoder.request_keyframe()
+            if self.content and profile is None:
+                self.content.request_keyframe()
+
+    def video_extradata(self, profile: str | None = None) -> bytes:
+        """The SPS/PPS every view of `profile` is encoded with, for muxers that want them
+        out of band (MP4, FLV). Views of one profile share their encoder settings."""
+        name = self._check_profile(profile) or self.profiles[0].name
+        if name not in self._extradata:
+            self._extradata[name] = bytes(VideoEncoder(self._profiles[name]).context.extradata or b"")
+        return self._extradata[name]
+
+    def request_keyframe_for(self, pid: str) -> None:
+        """Receiver `pid` lost pictures (its PLI/FIR): the next frame of its view is an IDR."""
+        with self._lock:
+            self.member(pid)
+            self._keyframe_for.add(pid)
 
     @_locked
     def layout(self, profile: str | None = None) -> layouts.Layout:
-        self._refresh_layouts()
-        return self._layouts[profile or self.profiles[0].name]
+        """The broadcast view's layout (what an observer outside the room sees)."""
+        prof = self._profiles[self._check_profile(profile) or self.profiles[0].name]
+        rule, ids, mains = self._policy.broadcast(self._shown(), self._order(), self.content is not None)
+        return self._policy.layout(rule, prof, ids, mains)
+
+    @_locked
+    def layout_for(self, pid: str) -> layouts.Layout | None:
+        """The layout `pid` receives (None for the lobby's holding picture)."""
+        member = self.member(pid)
+        view_of, specs = self._assign({pid: member})
+        rule, prof, ids, mains = specs[view_of[pid]]
+        return self._policy.layout(rule, prof, ids, mains)
+
+    # --- presentation -------------------------------------------------------------------
+    @_open
+    def start_presentation(self, presenter: str, *, width: int = 1920, height: int = 1080, fps: int = 15,
+                           bitrate: int = 1_500_000) -> None:
+        """Shared content becomes a second stream (TickOutput.content); receivers that take
+        one stream get it in their composite. A new presentation replaces a running one."""
+        self._admitted(presenter)
+        if self.content:
+            self._stop_content()
+        self.content = ContentStream(presenter, width=width, height=height, fps=fps, bitrate=bitrate, start=self.time)
+        self._emit(EventKind.PRESENTATION_STARTED, presenter)
+
+    def push_content(self, data, t: float) -> None:
+        """A frame of the presentation: H.264 (bytes or av.Packet) or an av.VideoFrame."""
+        content = self.content
+        if content is None:
+            raise InvalidInputError("no presentation is running; call start_presentation first")
+        content.push(data, t)
+
+    @_locked
+    def stop_presentation(self) -> None:
+        if self.content is None:
+            raise InvalidInputError("no presentation is running")
+        self._stop_content()
+
+    def _stop_content(self) -> None:
+        presenter = self.content.presenter
+        self.content = None
+        self._emit(EventKind.PRESENTATION_STOPPED, presenter)
 
     # --- inputs -----------------------------------------------------------------------
     def push_video(self, pid: str, data, t: float) -> None:
         """H.264 (Annex B bytes or av.Packet) or a decoded av.VideoFrame, at media time t."""
-        self._get(pid).push_video(data, t)
+        self._input(self._video_in, pid).push(data, t)
 
     def push_audio(self, pid: str, data, t: float) -> None:
         """An encoded packet (the participant's codec), an av.AudioFrame, or float32
         48 kHz mono samples, starting at media time t."""
-        self._get(pid).push_audio(data, t)
+        self._input(self._audio_in, pid).push(data, t)
+
+    def input_stats(self, pid: str) -> dict:
+        """Counters of what `pid` sent and what became of it."""
+        video, audio = self._input(self._video_in, pid), self._input(self._audio_in, pid)
+        return {"video": vars(video.stats).copy(), "audio": vars(audio.stats).copy(), "video_queued": video.queued}
+
+    def _input(self, inputs: dict, pid):
+        if self._closed:
+            raise VmediaError("the mixer is closed")
+        found = inputs.get(pid) if isinstance(pid, str) else None
+        if found is None:
+            waiting = isinstance(pid, str) and pid in self._members
+            raise InvalidInputError(f"participant {pid!r} is " + ("waiting in the lobby" if waiting else "not in the room"))
+        return found
 
     # --- time -------------------------------------------------------------------------
-    @_locked
+    @_open
     def tick(self, t: float) -> TickOutput:
-        """Produce everything due by media time t (audio in 20 ms frames, video at fps)."""
+        """Produce everything due by media time t (audio in 20 ms frames, video at fps).
+        A jump of more than MAX_TICK_SPAN seconds skips the media in between (an event
+        says so) instead of producing it all in one call."""
+        t = check_media_time(t, "tick")
         out = TickOutput()
+        if t - self.time > MAX_TICK_SPAN:
+            skipped = t - MAX_TICK_SPAN - self.time
+            self._audio_index = max(self._audio_index, math.ceil((t - MAX_TICK_SPAN) / FRAME_SECONDS - EPS))
+            self._video_index = max(self._video_index, math.ceil((t - MAX_TICK_SPAN) * self.fps - EPS))
+            self._emit(EventKind.STREAM_ERROR, None, f"tick jumped {skipped:.3f} s ahead; that media was skipped")
+        for video in self._video_in.values():
+            video.now = max(video.now, t)
         while (self._audio_index + 1) * FRAME_SECONDS <= t + EPS:
             self._mix_audio(out)
+        if self.content is not None:
+            out.content, problems = self.content.tick(t)
+            out.content_picture = self.content.picture
+            out.events += [Event(EventKind.STREAM_ERROR, self.content.presenter, t, f"content: {p}") for p in problems]
         while self._video_index / self.fps <= t + EPS:
             self._compose_video(out)
-        self.time = t
+        self.time = max(self.time, t)
         out.events = self._pending_events + out.events
         self._pending_events = []
         return out
 
     @_locked
     def close(self) -> TickOutput:
-        """Flush the encoders; the mixer is unusable afterwards."""
+        """Flush the encoders; the mixer refuses media and ticks afterwards (close again:
+        nothing more to flush)."""
         out = TickOutput()
-        for name, enc in self._encoders.items():
-            out.video[name] = enc.flush()
-        out.shared_audio = self._shared_encoder.flush()
+        if self._closed:
+            return out
+        for key, view in self._views.items():
+            out.views[key] = view.encoder.flush()
+        out.broadcast = {p.name: self._broadcast_key(p) for p in self.profiles}
+        if self.content:
+            out.content = self.content.close()
         if self._own_pool:
             self._pool.shutdown(wait=True)
+        self._closed = True
         return out
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     # --- audio ------------------------------------------------------------------------
     def _mix_audio(self, out: TickOutput) -> None:
         j = self._audio_index
+        now = j * FRAME_SECONDS
         frames = {}
-        for pid, p in self._participants.items():
-            f = p.take_audio(j)
+        for pid, audio in self._audio_in.items():
+            f = audio.take(j)
             if f is not None:
                 frames[pid] = f
+            out.events += [Event(EventKind.STREAM_ERROR, pid, now, f"audio: {p}") for p in audio.problems()]
         mix = self._audio.process(frames)
         out.mixes.append(mix)
-        now = j * FRAME_SECONDS
         for kind, pid in mix.events:
-            if pid in self._participants:
+            if pid in self._members:
                 out.events.append(Event(kind, pid, now))
-        if mix.dominant != self.dominant and mix.dominant in self._participants:
+        if mix.dominant != self.dominant and mix.dominant in self._video_in:
             self.dominant = mix.dominant
-            self._layout_dirty = True
-        out.shared_audio += self._shared_encoder.encode(mix.shared)
-        for pid, row in mix.minus.items():
-            if pid not in self._participants:
-                continue
-            enc = self._own_encoders.get(pid)
-            if enc is None:
-                enc = self._own_encoders[pid] = AudioEncoder(self.audio_codec)
-            out.own_audio.setdefault(pid, []).extend(enc.encode(row))
-        for pid in [p for p in self._own_encoders if p not in mix.minus]:
-            del self._own_encoders[pid]  # back on the shared mix
+            if mix.dominant in self._history:
+                self._history.remove(mix.dominant)
+            self._history.insert(0, mix.dominant)
+        receivers = {pid: m.audio_codec for pid, m in self._members.items()}
+        waiting = frozenset(pid for pid, m in self._members.items() if m.waiting)
+        shared, packets = self._rx_audio.encode(j, mix, receivers, waiting)
+        out.shared_audio += shared
+        out.audio_frames.append(AudioFrameOut(packets, waiting))
         self._audio_index += 1
 
     # --- video ------------------------------------------------------------------------
-    def _refresh_layouts(self) -> None:
-        if not self._layout_dirty:
-            return
-        ids = [p for p in self._participants if p not in self._hidden]
-        main = self.pinned or self.dominant
-        old = self._layouts.get(self.profiles[0].name)
-        self._layouts = {p.name: self._layout_fn(ids, main, p.width, p.height) for p in self.profiles}
-        new = self._layouts[self.profiles[0].name]
-        self._layout_dirty = False
-        if old is None or [(s.participant, s.rect) for s in old.slots] != [(s.participant, s.rect) for s in new.slots]:
-            self._emit("layout_changed", None, new.name)
+    def _shown(self) -> list[str]:
+        return [p for p in self._video_in if p not in self._hidden]
+
+    def _order(self) -> list[str]:
+        """Who deserves a main tile first: the pinned participant, then the latest speakers."""
+        return ([self.pinned] if self.pinned else []) + [p for p in self._history if p != self.pinned]
+
+    def _assign(self, members: Mapping[str, Member]) -> tuple[dict[str, str], dict[str, tuple]]:
+        receivers = {
+            pid: (self._profiles[m.profile or self.profiles[0].name], m.waiting, m.content == "in_mix")
+            for pid, m in members.items()
+        }
+        return self._policy.assign(self._shown(), self._order(), receivers, self.content is not None)
+
+    def _broadcast_key(self, profile: OutputProfile) -> str:
+        rule, _, _ = self._policy.broadcast(self._shown(), self._order(), self.content is not None)
+        return f"{rule}@{profile.name}"
 
     def _compose_video(self, out: TickOutput) -> None:
         now = self._video_index / self.fps
-        self._refresh_layouts()
-        visible = set().union(*(lay.visible for lay in self._layouts.values()))
+        view_of, specs = self._assign(self._members)
+        for prof in self.profiles:  # observers outside the room: recordings, streams
+            rule, ids, mains = self._policy.broadcast(self._shown(), self._order(), self.content is not None)
+            out.broadcast[prof.name] = key = f"{rule}@{prof.name}"
+            specs.setdefault(key, (rule, prof, ids, mains))
+        view_layouts = {key: self._policy.layout(rule, prof, ids, mains) for key, (rule, prof, ids, mains) in specs.items()}
+        self._note_layout(view_layouts[out.broadcast[self.profiles[0].name]])
+        self._decode_visible(view_layouts, now, out)
+        # Receivers arriving at a view (or asking for one) need a keyframe there.
+        for key in [k for k in self._views if k not in specs]:
+            del self._views[key]
+        for key, (rule, prof, ids, mains) in specs.items():
+            if key not in self._views:
+                self._views[key] = _View(prof)
+        for pid, key in view_of.items():
+            if self._view_of.get(pid) != key or pid in self._keyframe_for:
+                self._views[key].encoder.request_keyframe()
+        for profile, key in out.broadcast.items():  # recordings and streams follow too
+            if self._broadcast_keys.get(profile) not in (None, key):
+                self._views[key].encoder.request_keyframe()
+        self._keyframe_for.clear()
+        self._view_of = view_of
+        self._broadcast_keys = dict(out.broadcast)
+        packets = {}
+        for key, (rule, prof, ids, mains) in specs.items():
+            picture = self._draw(key, rule, prof, view_layouts[key], now)
+            packets[key] = self._views[key].encoder.encode(picture.to_av(), self._video_index)
+            out.views.setdefault(key, []).extend(packets[key])
+            out.pictures[key] = picture
+        out.view_of = dict(view_of)
+        out.video_frames.append(VideoFrameOut(view_of, packets))
+        self._video_index += 1
+
+    def _note_layout(self, layout: layouts.Layout) -> None:
+        old = self._broadcast_layout
+        if old is None or [(s.participant, s.rect) for s in old.slots] != [(s.participant, s.rect) for s in layout.slots]:
+            self._emit(EventKind.LAYOUT_CHANGED, None, layout.name)
+        self._broadcast_layout = layout
+
+    def _decode_visible(self, view_layouts: Mapping[str, layouts.Layout | None], now: float, out: TickOutput) -> None:
+        """Decode, in parallel, only what some view shows; skip the rest (a keyframe is
+        asked for when it becomes visible)."""
+        visible = set().union(*(lay.visible for lay in view_layouts.values() if lay is not None))
         jobs = {}
-        for pid, p in self._participants.items():
-            v = p.video
+        for pid, video in self._video_in.items():
             if pid in visible:
-                if not v.visible:
-                    v.visible = True
-                    if v.waiting_for_keyframe or v.frame is None:
-                        v.frame = None  # placeholder until the keyframe arrives, never a stale picture
-                        out.events.append(Event("keyframe_needed", pid, now, "became visible"))
-                jobs[pid] = self._pool.submit(p.decode_until, now)
+                if video.became_visible():
+                    out.events.append(Event(EventKind.KEYFRAME_NEEDED, pid, now, "became visible"))
+                jobs[pid] = self._pool.submit(video.decode_until, now)
             else:
-                v.visible = False
-                p.skip_video_until(now)
+                video.visible = False
+                video.skip_until(now)
         for pid, job in jobs.items():
             problems = job.result()
             for problem in problems:
                 log.warning("participant %s: %s", pid, problem)
-                out.events.append(Event("stream_error", pid, now, problem))
+                out.events.append(Event(EventKind.STREAM_ERROR, pid, now, problem))
             if problems:
-                out.events.append(Event("keyframe_needed", pid, now, "decode error"))
-            self._check_stall(self._participants[pid], now, out)
-        for prof in self.profiles:
-            canvas = self._compositors[prof.name].compose(self._tiles(self._layouts[prof.name], now))
-            out.composites[prof.name] = canvas
-            out.video.setdefault(prof.name, []).extend(self._encoders[prof.name].encode(canvas.to_av(), self._video_index))
-        self._video_index += 1
+                out.events.append(Event(EventKind.KEYFRAME_NEEDED, pid, now, "decode error"))
+            changed = self._video_in[pid].update_stall(now, self.stall_after)
+            if changed is not None:
+                out.events.append(Event(EventKind.VIDEO_STALLED if changed else EventKind.VIDEO_RESUMED, pid, now))
 
-    def _check_stall(self, p: Participant, now: float, out: TickOutput) -> None:
-        v = p.video
-        stalled = v.frame is not None and now - v.frame_time > self.stall_after
-        if stalled != v.stalled:
-            v.stalled = stalled
-            out.events.append(Event("video_stalled" if stalled else "video_resumed", p.id, now))
+    def _draw(self, key: str, rule: str, prof: OutputProfile, layout: layouts.Layout | None, now: float) -> I420Frame:
+        if rule == LOBBY:
+            return holding_picture(prof.width, prof.height, self.name or "this meeting")
+        sources = [self._source(slot.participant, now) for slot in layout.slots]
+        sizes = tuple(None if s is None else (s.width, s.height) for s in sources)
+        highlight = self.dominant if len(layout.slots) > 1 else None
+        view = self._views[key]
+        plan_key = (layout, sizes, highlight, self.labels)
+        if view.plan_key != plan_key:  # geometry is worked out when something changed
+            styles = [self._style(slot, prof, highlight) for slot in layout.slots]
+            view.plan = self._compositors[prof.name].plan(styles, sizes)
+            view.plan_key = plan_key
+        return self._compositors[prof.name].draw(view.plan.ops(sources))
 
-    def _tiles(self, layout: layouts.Layout, now: float) -> list[Tile]:
-        tiles = []
-        for slot in layout.slots:
-            p = self._participants[slot.participant]
-            v = p.video
-            fresh = v.frame is not None and now - v.frame_time <= self.placeholder_after
-            tiles.append(
-                Tile(
-                    slot.rect,
-                    v.frame if fresh else None,
-                    mode="fill" if not slot.main else "fit",
-                    border=4 if slot.participant == self.dominant and len(layout.slots) > 1 else 0,
-                    label=p.label if self.labels else None,
-                )
-            )
-        return tiles
+    def _source(self, pid: str, now: float) -> I420Frame | None:
+        if pid == CONTENT:
+            return self.content.input.frame if self.content else None
+        return self._video_in[pid].picture(now, self.placeholder_after)
+
+    def _style(self, slot: layouts.Slot, prof: OutputProfile, highlight: str | None) -> TileStyle:
+        if slot.participant == CONTENT:
+            return TileStyle(slot.rect, "fit")
+        label = self._label(self._members[slot.participant].name, prof.height) if self.labels else None
+        return TileStyle(slot.rect, "fit" if slot.main else "fill", border=4 if slot.participant == highlight else 0, label=label)
+
+    @staticmethod
+    def _label(name: str, canvas_height: int) -> Overlay:
+        return Overlay.text(name, size=label_size(canvas_height))
 
     # --- helpers ----------------------------------------------------------------------
-    def _get(self, pid: str) -> Participant:
-        try:
-            return self._participants[pid]
-        except KeyError:
-            raise InvalidInputError(f"participant {pid!r} is not in the room") from None
+    def _admitted(self, pid: str) -> None:
+        if pid not in self._video_in:
+            self.member(pid)  # not in the room at all
+            raise InvalidInputError(f"{pid!r} is waiting in the lobby")
 
-    def _emit(self, kind: str, pid: str | None, detail: str = "") -> None:
+    def _check_profile(self, profile: str | None) -> str | None:
+        if profile is not None and profile not in self._profiles:
+            raise InvalidInputError(f"no output profile {profile!r}; the mixer has {list(self._profiles)}")
+        return profile
+
+    def _emit(self, kind: EventKind, pid: str | None, detail: str = "") -> None:
         self._pending_events.append(Event(kind, pid, self.time, detail))
 
     def __enter__(self) -> Mixer:
@@ -397,4 +595,3 @@ class Mixer:
     def __exit__(self, *exc) -> None:
         if self._own_pool:
             self._pool.shutdown(wait=False)
-

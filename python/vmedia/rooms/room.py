@@ -21,7 +21,7 @@ import numpy as np
 from vmedia.media import synth
 from vmedia.media.time import FRAME_SIZE
 from vmedia.errors import InvalidInputError, PermissionDenied, VmediaError
-from vmedia.engine.mixer import Event, Mixer, TickOutput
+from vmedia.engine import Event, EventKind, Member, Mixer, TickOutput
 from vmedia.media.time import FRAME_SECONDS
 from vmedia.codecs.video import FULL_HD, HD, LOW, OutputProfile
 
@@ -35,13 +35,14 @@ class RoomPolicy:
     allow_1080p: bool = False
     stage: bool = False  # only people on stage are seen and heard
     test_tune: bool = False
+    guests_present: bool = True  # guests may share content (else hosts only)
 
 
 POLICIES = {
-    "sensitive": RoomPolicy(2, 30, lobby=True, host_controls=True, allow_1080p=True),
+    "sensitive": RoomPolicy(2, 30, lobby=True, host_controls=True, allow_1080p=True, guests_present=False),
     "administrative": RoomPolicy(2, 100, lobby=False, host_controls=True),
     "personal": RoomPolicy(2, 50, lobby=False, host_controls=True),
-    "auditorium": RoomPolicy(1, 1000, lobby=False, host_controls=True, stage=True),
+    "auditorium": RoomPolicy(1, 1000, lobby=False, host_controls=True, stage=True, guests_present=False),
     "test": RoomPolicy(1, 1, lobby=False, host_controls=False, test_tune=True),
 }
 TUNE_ID = "__test_tune__"
@@ -54,6 +55,7 @@ class Room:
         self,
         room_type: str = "administrative",
         *,
+        name: str = "",
         layout: str = "speaker",
         hd1080: bool = False,
         low_profile: bool = False,
@@ -67,9 +69,9 @@ class Room:
         if hd1080 and not self.policy.allow_1080p:
             raise InvalidInputError(f"1080p is offered in sensitive rooms, not in {room_type!r} rooms")
         profiles: list[OutputProfile] = [FULL_HD if hd1080 else HD] + ([LOW] if low_profile else [])
-        self.mixer = Mixer(profiles, layout="gallery" if room_type == "test" else layout, **mixer_options)
+        self.name = name or f"{room_type} room"
+        self.mixer = Mixer(profiles, layout="gallery" if room_type == "test" else layout, name=self.name, **mixer_options)
         self.roles: dict[str, str] = {}  # admitted participants: id -> host | guest | speaker | audience
-        self.lobby: dict[str, str] = {}  # waiting: id -> display name
         self.locked = False
         self.events: list[Event] = []
         self._listeners: list[Callable[[Event], None]] = [on_event] if on_event else []
@@ -87,44 +89,55 @@ class Room:
     def participants(self) -> list[str]:
         return list(self.roles)
 
-    def join(self, pid: str, name: str | None = None, *, role: str = "guest", audio_codec: str = "opus") -> str:
-        """Returns 'admitted' or 'waiting' (in the lobby of a sensitive room)."""
+    @property
+    def lobby(self) -> dict[str, str]:
+        """Who is waiting: id -> display name."""
+        return {pid: self.mixer.member(pid).name for pid in self.mixer.waiting}
+
+    def join(self, pid: str, name: str | None = None, *, role: str = "guest", audio_codec: str = "opus",
+             profile: str | None = None, content: str | None = None) -> str:
+        """Returns 'admitted' or 'waiting' (in the lobby of a sensitive room). `audio_codec`
+        ('opus', 'pcmu', 'pcma') is both what is decoded from them and what they receive;
+        `content` says how they receive a presentation ('separate' or 'in_mix')."""
         if role not in ("host", "guest"):
             raise InvalidInputError(f"role must be 'host' or 'guest', got {role!r}")
-        if pid in self.roles or pid in self.lobby or pid == TUNE_ID:
+        if pid in self.roles or pid in self.mixer.waiting or pid == TUNE_ID:
             raise InvalidInputError(f"participant {pid!r} is already in the room")
         if self.locked and role != "host":
             raise PermissionDenied("the room is locked")
         if len(self.roles) >= self.policy.max_participants:
             raise PermissionDenied(f"a {self.type} room holds at most {self.policy.max_participants} participants")
-        if self.policy.lobby and role == "guest":
-            self.lobby[pid] = name or pid
-            self._emit(Event("waiting", pid, self.mixer.time))
-            return "waiting"
-        self._enter(pid, name, role, audio_codec)
-        return "admitted"
+        waiting = self.policy.lobby and role == "guest"
+        # One record per person, kept from the lobby into the room.
+        member = Member.create(pid, name, audio_codec=audio_codec, content=content, role=role, profile=profile,
+                               waiting=waiting)
+        on_stage = not self.policy.stage or role == "host"
+        if not waiting:
+            self.roles[pid] = role if on_stage else "audience"
+        self.mixer.add_member(member, visible=on_stage)
+        if not waiting and not on_stage:
+            self.mixer.set_muted(pid, True)
+        return "waiting" if waiting else "admitted"
 
     def admit(self, by: str, pid: str) -> None:
         self._require_host(by)
-        if pid not in self.lobby:
+        if pid not in self.mixer.waiting:
             raise InvalidInputError(f"{pid!r} is not waiting in the lobby")
-        name = self.lobby.pop(pid)
-        self._enter(pid, name, "guest", "opus")
-        self._emit(Event("admitted", pid, self.mixer.time, f"by {by}"))
+        self.mixer.admit(pid)
+        self.roles[pid] = "guest"
+        self._emit(Event(EventKind.ADMITTED, pid, self.mixer.time, f"by {by}"))
 
     def deny(self, by: str, pid: str) -> None:
         self._require_host(by)
-        if self.lobby.pop(pid, None) is None:
+        if pid not in self.mixer.waiting:
             raise InvalidInputError(f"{pid!r} is not waiting in the lobby")
-        self._emit(Event("denied", pid, self.mixer.time, f"by {by}"))
+        self.mixer.remove_participant(pid)
+        self._emit(Event(EventKind.DENIED, pid, self.mixer.time, f"by {by}"))
 
     def leave(self, pid: str) -> None:
-        if pid in self.lobby:
-            del self.lobby[pid]
-            return
-        if pid not in self.roles:
+        if pid not in self.roles and pid not in self.mixer.waiting:
             raise InvalidInputError(f"participant {pid!r} is not in the room")
-        del self.roles[pid]
+        self.roles.pop(pid, None)
         self.mixer.remove_participant(pid)
 
     def lock(self, by: str, locked: bool = True) -> None:
@@ -159,9 +172,28 @@ class Room:
 
     def request_keyframe(self, pid: str) -> None:
         """`pid` lost pictures (its PLI/FIR): the next frame of the view it receives is an IDR."""
-        if pid not in self.roles and pid not in self.lobby:
-            raise InvalidInputError(f"participant {pid!r} is not in the room")
-        self.mixer.request_keyframe()
+        self.mixer.request_keyframe_for(pid)
+
+    # --- presentation -------------------------------------------------------------------
+    def start_presentation(self, by: str, **options) -> None:
+        """`by` shares content (a second stream; see Mixer.start_presentation for options)."""
+        if by not in self.roles:
+            raise InvalidInputError(f"participant {by!r} is not in the room")
+        if not self.policy.guests_present and self.roles[by] != "host":
+            raise PermissionDenied(f"only a host may present in a {self.type} room")
+        self.mixer.start_presentation(by, **options)
+
+    def push_content(self, data, t: float) -> None:
+        self.mixer.push_content(data, t)
+
+    def stop_presentation(self, by: str) -> None:
+        """The presenter or a host ends the presentation."""
+        content = self.mixer.content
+        if content is None:
+            raise InvalidInputError("no presentation is running")
+        if by != content.presenter:
+            self._require_host(by)
+        self.mixer.stop_presentation()
 
     # --- media ------------------------------------------------------------------------
     def push_video(self, pid: str, data, t: float) -> None:
@@ -183,13 +215,6 @@ class Room:
         return out
 
     # --- internals --------------------------------------------------------------------
-    def _enter(self, pid: str, name: str | None, role: str, audio_codec: str) -> None:
-        on_stage = not self.policy.stage or role == "host"
-        self.roles[pid] = role if on_stage else "audience"
-        self.mixer.add_participant(pid, name, audio_codec=audio_codec, visible=on_stage)
-        if not on_stage:
-            self.mixer.set_muted(pid, True)
-
     def _feed_tune(self, t: float) -> None:
         while self._tune_pos * FRAME_SECONDS < t + FRAME_SECONDS:
             i = (self._tune_pos * FRAME_SIZE) % (len(self._tune) - FRAME_SIZE)

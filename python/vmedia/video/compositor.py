@@ -7,9 +7,9 @@ with the GIL released.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
 
 import av
 import numpy as np
@@ -20,8 +20,9 @@ from vmedia.media.color import Yuv, rgb_image_to_yuv, rgb_to_yuv
 from vmedia.errors import InvalidInputError
 from vmedia.media.frames import I420Frame
 from vmedia.layouts import Rect
+from vmedia.video.tile_plan import HIGHLIGHT, PLACEHOLDER, FitMode, TilePlan, TileStyle, fit_geometry
 
-FitMode = Literal["fit", "fill"]
+__all__ = ["Compositor", "FitMode", "Overlay", "Tile", "fit_geometry"]
 
 
 @dataclass(frozen=True)
@@ -88,33 +89,13 @@ class Tile:
     source: I420Frame | None = None
     mode: FitMode = "fit"
     border: int = 0
-    border_color: Yuv = (210, 16, 146)  # a bright green-yellow highlight in BT.601
-    placeholder: Yuv = (40, 128, 128)
+    border_color: Yuv = HIGHLIGHT
+    placeholder: Yuv = PLACEHOLDER
     label: Overlay | None = None
 
-
-def fit_geometry(src_w: int, src_h: int, rect: Rect, mode: FitMode) -> tuple[tuple[float, float, float, float], Rect]:
-    """(source crop, destination rect) placing a src_w x src_h picture in rect.
-
-    fit: the whole picture, scaled to the largest even-sized rect of its aspect inside
-    `rect`, centred. fill: the centre of the picture cropped to rect's aspect, covering it.
-    """
-    if mode == "fill":
-        target = rect.w / rect.h
-        # min/max: rounding must never put the crop a hair outside the picture.
-        if src_w / src_h > target:
-            cw = min(float(src_w), src_h * target)
-            return (max(0.0, (src_w - cw) / 2), 0.0, cw, float(src_h)), rect
-        ch = min(float(src_h), src_w / target)
-        return (0.0, max(0.0, (src_h - ch) / 2), float(src_w), ch), rect
-    if mode != "fit":
-        raise InvalidInputError(f"mode must be 'fit' or 'fill', got {mode!r}")
-    scale = min(rect.w / src_w, rect.h / src_h)
-    w = min(rect.w, max(2, 2 * round(src_w * scale / 2)))
-    h = min(rect.h, max(2, 2 * round(src_h * scale / 2)))
-    x = rect.x + 2 * ((rect.w - w) // 4)
-    y = rect.y + 2 * ((rect.h - h) // 4)
-    return (0.0, 0.0, float(src_w), float(src_h)), Rect(x, y, w, h)
+    @property
+    def style(self) -> TileStyle:
+        return TileStyle(self.rect, self.mode, self.border, self.border_color, self.placeholder, self.label)
 
 
 class Compositor:
@@ -138,31 +119,26 @@ class Compositor:
         self.background = rgb_to_yuv(background)
         self.threads = threads
 
+    def plan(self, styles: Sequence[TileStyle], sizes: Sequence[tuple[int, int] | None]) -> TilePlan:
+        """A reusable display list for tiles whose sources have these sizes."""
+        return TilePlan(self.width, self.height, self.background, styles, sizes)
+
     def display_list(self, tiles: list[Tile]) -> list[tuple]:
         """The core ops that draw `tiles` over the background, in order."""
-        ops: list[tuple] = [("fill", (0, 0, self.width, self.height), self.background)]
-        for tile in tiles:
-            r = tile.rect
-            if tile.source is None:
-                ops.append(("fill", r.as_tuple(), tile.placeholder))
-            else:
-                crop, dst = fit_geometry(tile.source.width, tile.source.height, r, tile.mode)
-                ops.append(("scale", tile.source.planes, crop, dst.as_tuple()))
-            if tile.label is not None:
-                lab = tile.label
-                # Bottom-left inside the tile, clipped away when the tile is too small.
-                if lab.width + 8 <= r.w and lab.height + 8 <= r.h:
-                    ops.append(("blend", (lab.y, lab.u, lab.v, lab.alpha), r.x + 8, r.y + r.h - lab.height - 8 - (r.h - lab.height) % 2))
-            if tile.border:
-                ops.append(("border", r.as_tuple(), tile.border, tile.border_color))
-        return ops
+        sources = [t.source for t in tiles]
+        sizes = [None if s is None else (s.width, s.height) for s in sources]
+        return self.plan([t.style for t in tiles], sizes).ops(sources)
 
     def compose(self, tiles: list[Tile], out: I420Frame | None = None) -> I420Frame:
         """Draw tiles into `out` (a new PyAV-backed frame by default) and return it."""
+        if out is not None and (out.width, out.height) != (self.width, self.height):
+            raise InvalidInputError(f"output is {out.width}x{out.height}, compositor is {self.width}x{self.height}")
+        return self.draw(self.display_list(tiles), out)
+
+    def draw(self, ops: list[tuple], out: I420Frame | None = None) -> I420Frame:
+        """Run a display list (from a TilePlan) into `out` or a new PyAV-backed frame."""
         if out is None:
             out = I420Frame.from_av(av.VideoFrame(self.width, self.height, "yuv420p"))
-        elif (out.width, out.height) != (self.width, self.height):
-            raise InvalidInputError(f"output is {out.width}x{out.height}, compositor is {self.width}x{self.height}")
-        _core.compose(out.planes, self.display_list(tiles), self.threads)
+        _core.compose(out.planes, ops, self.threads)
         return out
 
