@@ -89,3 +89,10 @@ def test_version_and_python_dash_m(capsys):
     help_text = subprocess.run([sys.executable, "-m", "vmedia", "demo", "--help"], capture_output=True, text=True, check=True,
                                env={**os.environ, "COLUMNS": "200"}).stdout
     assert "(default: 9)" in help_text and "(default: 1280x720)" in help_text and "--verbose" in help_text
+
+
+@pytest.mark.parametrize("out, needle", [("nodir/x.mp4", "No such file or directory"), ("x.webm", "webm")])
+def test_an_output_that_cannot_be_written_is_exit_1_with_one_line(tmp_path, capsys, out, needle):
+    assert main(["demo", "-n", "1", "-t", "1", "-q", "--size", "160x90", "-o", str(tmp_path / out)]) == 1
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
