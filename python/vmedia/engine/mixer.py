@@ -36,6 +36,8 @@ from vmedia.media.frames import I420Frame
 from vmedia.media.time import EPS, FRAME_SECONDS
 from vmedia.video.compositor import Compositor, Overlay
 from vmedia.video.content import ContentStream
+from vmedia.media.labels import label_size
+from vmedia.video import cards
 from vmedia.video.holding import holding_picture
 from vmedia.video.tile_plan import TilePlan, TileStyle
 from vmedia.video.views import CONTENT, LOBBY, ViewPolicy
@@ -79,11 +81,6 @@ def shared_decode_pool() -> ThreadPoolExecutor:
     if _shared_pool is None:
         _shared_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="vmedia-decode")
     return _shared_pool
-
-
-def label_size(canvas_height: int) -> int:
-    """Name labels scale with the output: 18 px at 720p."""
-    return max(12, round(canvas_height / 40))
 
 
 class _View:
@@ -200,7 +197,7 @@ class Mixer:
             raise InvalidInputError(f"participant {member.id!r} is already in the room")
         self._check_profile(member.profile)
         if self.labels:
-            self._label(member.name, self.profiles[0].height)  # rendered now, not in a tick
+            self._label(member.name, self.profiles[0].height, None)  # rendered now, not in a tick
         self._members[member.id] = member
         if not member.waiting:
             self._enter(member, visible)
@@ -508,7 +505,7 @@ class Mixer:
         self._broadcast_keys = dict(out.broadcast)
         packets = {}
         for key, (rule, prof, ids, mains) in specs.items():
-            picture = self._draw(key, rule, prof, view_layouts[key], now)
+            picture = self._draw(key, rule, prof, view_layouts[key], now, len(ids))
             packets[key] = self._views[key].encoder.encode(picture.to_av(), self._video_index)
             out.views.setdefault(key, []).extend(packets[key])
             out.pictures[key] = picture
@@ -546,16 +543,32 @@ class Mixer:
             if changed is not None:
                 out.events.append(Event(EventKind.VIDEO_STALLED if changed else EventKind.VIDEO_RESUMED, pid, now))
 
-    def _draw(self, key: str, rule: str, prof: OutputProfile, layout: layouts.Layout | None, now: float) -> I420Frame:
+    def _draw(self, key: str, rule: str, prof: OutputProfile, layout: layouts.Layout | None, now: float,
+              people: int) -> I420Frame:
         if rule == LOBBY:
             return holding_picture(prof.width, prof.height, self.name or "this meeting")
+        if not layout.slots and self.labels:
+            return cards.alone(prof.width, prof.height)  # nobody else here: say so, not a blank picture
         sources = [self._source(slot.participant, now) for slot in layout.slots]
+        # With labels on, a tile without a picture is a card: "+N" in the last strip tile
+        # when the layout shows fewer people than the view has, else the person's card.
+        card = [False] * len(sources)
+        if self.labels:
+            hidden = people - sum(slot.participant != CONTENT for slot in layout.slots)
+            strip = [i for i, slot in enumerate(layout.slots) if not slot.main and slot.participant != CONTENT]
+            if hidden > 0 and strip:
+                r = layout.slots[strip[-1]].rect
+                sources[strip[-1]], card[strip[-1]] = cards.overflow(hidden + 1, r.w, r.h), True
+            for i, slot in enumerate(layout.slots):
+                if sources[i] is None and slot.participant != CONTENT:
+                    r = slot.rect
+                    sources[i], card[i] = cards.audio_only(self._members[slot.participant].name, r.w, r.h), True
         sizes = tuple(None if s is None else (s.width, s.height) for s in sources)
         highlight = self.dominant if len(layout.slots) > 1 else None
         view = self._views[key]
-        plan_key = (layout, sizes, highlight, self.labels)
+        plan_key = (layout, sizes, highlight, self.labels, tuple(card))
         if view.plan_key != plan_key:  # geometry is worked out when something changed
-            styles = [self._style(slot, prof, highlight) for slot in layout.slots]
+            styles = [self._style(slot, prof, highlight, c) for slot, c in zip(layout.slots, card)]
             view.plan = self._compositors[prof.name].plan(styles, sizes)
             view.plan_key = plan_key
         return self._compositors[prof.name].draw(view.plan.ops(sources))
@@ -565,15 +578,21 @@ class Mixer:
             return self.content.input.frame if self.content else None
         return self._video_in[pid].picture(now, self.placeholder_after)
 
-    def _style(self, slot: layouts.Slot, prof: OutputProfile, highlight: str | None) -> TileStyle:
+    def _style(self, slot: layouts.Slot, prof: OutputProfile, highlight: str | None, card: bool) -> TileStyle:
         if slot.participant == CONTENT:
             return TileStyle(slot.rect, "fit")
-        label = self._label(self._members[slot.participant].name, prof.height) if self.labels else None
-        return TileStyle(slot.rect, "fit" if slot.main else "fill", border=4 if slot.participant == highlight else 0, label=label)
+        border = 4 if slot.participant == highlight else 0
+        if card:  # the card is drawn at the tile's size and carries the name itself
+            return TileStyle(slot.rect, "fill", border=border)
+        label = self._label(self._members[slot.participant].name, prof.height, slot.rect.w) if self.labels else None
+        if label is not None and label.width < 2 * label.height:
+            label = None  # a tile too narrow for even a few letters of the name
+        return TileStyle(slot.rect, "fit" if slot.main else "fill", border=border, label=label)
 
     @staticmethod
-    def _label(name: str, canvas_height: int) -> Overlay:
-        return Overlay.text(name, size=label_size(canvas_height))
+    def _label(name: str, canvas_height: int, tile_width: int | None) -> Overlay:
+        """The name label, sized for the output and ellipsised to fit inside its tile."""
+        return Overlay.text(name, size=label_size(canvas_height), max_width=None if tile_width is None else tile_width - 16)
 
     # --- helpers ----------------------------------------------------------------------
     def _admitted(self, pid: str) -> None:
