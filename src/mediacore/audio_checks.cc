@@ -41,6 +41,7 @@ void check_detector_params(const DetectorParams& p) {
   need_float("active_snr_db", p.active_snr_db, -1e6f, 1e6f);
   need_float("active_min_db", p.active_min_db, -1e6f, 1e6f);
   need_float("min_modulation_db", p.min_modulation_db, -1e6f, 1e6f);
+  need_float("min_voicing", p.min_voicing, 0.f, 1.f);
   need_int("modulation_frames", p.modulation_frames, 1, kMaxWindowFrames);
   need_int("short_frames", p.short_frames, 1, kMaxWindowFrames);
   need_int("long_frames", p.long_frames, 1, kMaxWindowFrames);
@@ -72,6 +73,9 @@ void check_mixer_config(const MixerConfig& c) {
   need_int("fade", c.fade, 1, c.frame_size);
   need_float("threshold", c.limiter_threshold, 1e-6f, 1.f);
   need_int("limiter lookahead", c.limiter_lookahead, 1, kMaxLookahead);
+  need_float("gate_snr_db", c.gate_snr_db, -1e6f, 1e6f);
+  need_float("content_min_db", c.content_min_db, -1e6f, 1e6f);
+  need_int("gate_hold", c.gate_hold, 0, kMaxWindowFrames);
   check_detector_params(c.detector);
 }
 

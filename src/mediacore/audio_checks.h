@@ -19,7 +19,8 @@ constexpr float kMaxSample = 64.f;
 void check_detector_params(const DetectorParams& p);
 // sample_rate kMinSampleRate..kMaxSampleRate, frame_size 1..sample_rate (at most 1 s),
 // max_mixed 1..kMaxMixed, 1 <= fade <= frame_size, limiter threshold in (0, 1],
-// limiter lookahead 1..kMaxLookahead, and the detector parameters.
+// limiter lookahead 1..kMaxLookahead, gate_hold 0..kMaxWindowFrames, finite gate levels,
+// and the detector parameters.
 void check_mixer_config(const MixerConfig& c);
 inline const MixerConfig& checked_config(const MixerConfig& c) { return check_mixer_config(c), c; }
 

@@ -7,6 +7,7 @@
 
 #include "mediacore/audio_checks.h"
 #include "mediacore/errors.h"
+#include "mediacore/voicing.h"
 
 namespace mediacore {
 namespace {
@@ -23,6 +24,24 @@ double mean_square(const float* x, int n) {
   for (; i < n; ++i) sq += static_cast<double>(x[i]) * x[i];
   for (float p : part) sq += p;
   return sq / n;
+}
+
+// Index of the first `block`-sample block of x whose mean square reaches `ms`, or -1.
+int first_block_at(const float* x, int n, int block, double ms) {
+  for (int b0 = 0; b0 < n; b0 += block) {
+    const int len = std::min(block, n - b0);
+    if (mean_square(x + b0, len) >= ms) return b0 / block;
+  }
+  return -1;
+}
+
+// out = in x a gain that is g0 until `start`, ramps linearly over `len` samples, then g1.
+void ramp(const float* in, float* out, int n, float g0, float g1, int start, int len) {
+  const int end = std::min(n, start + len);
+  const float step = (g1 - g0) / len;
+  for (int s = 0; s < start; ++s) out[s] = in[s] * g0;
+  for (int s = start; s < end; ++s) out[s] = in[s] * (g0 + step * (s + 1 - start));
+  for (int s = end; s < n; ++s) out[s] = in[s] * g1;
 }
 
 // Frame level in dBov: 0 for a full-scale square wave, -127 for digital silence.
@@ -72,6 +91,8 @@ void AudioMixer::add(int64_t id) {
   Participant p;
   p.tail.assign(c_.fade, 0.f);
   p.scratch.assign(c_.frame_size, 0.f);
+  p.prev.assign(c_.frame_size, 0.f);
+  p.contrib.assign(c_.frame_size, 0.f);
   people_.emplace(id, std::move(p));
   if (detector_.has(id)) detector_.remove(id);
   detector_.add(id);
@@ -93,7 +114,16 @@ void AudioMixer::set_gain(int64_t id, float gain) {
 
 void AudioMixer::set_muted(int64_t id, bool muted) {
   std::lock_guard<std::mutex> lock(mu_);
-  get(id, "set_muted").muted = muted;
+  Participant& p = get(id, "set_muted");
+  p.muted = muted;
+  update_eligibility(id, p);
+}
+
+void AudioMixer::set_speaker_eligible(int64_t id, bool eligible) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Participant& p = get(id, "set_speaker_eligible");
+  p.eligible = eligible;
+  update_eligibility(id, p);
 }
 
 void AudioMixer::set_forced(int64_t id, bool forced) {
@@ -102,15 +132,18 @@ void AudioMixer::set_forced(int64_t id, bool forced) {
 }
 
 void AudioMixer::choose_mix() {
-  // The K loudest of those speaking (or just starting), by smoothed level; the dominant
-  // speaker and those already mixed get a head start so the set does not flap.
+  // The K loudest of those whose gate is open: forced first, then those speaking (or just
+  // starting), then any other sound in the slots left (an onset not yet classified, a
+  // tone, music on hold). By smoothed level within each tier; the dominant speaker and
+  // those already mixed get a head start so the set does not flap.
   std::vector<std::pair<float, int64_t>> rank;
   for (auto& [id, p] : people_) {
     p.in_mix = false;
     if (p.leaving || p.muted || p.gain <= 0.f) continue;
-    if (!p.forced && !detector_.speaking(id) && detector_.recent_speech(id) < 3) continue;
+    const bool speech = detector_.speaking(id) || detector_.recent_speech(id) >= 3;
+    if (!p.forced && !speech && p.gate == 0) continue;
     float score = p.smoothed_db + (id == detector_.dominant() ? 6.f : 0.f) + (p.applied > 0.f ? 6.f : 0.f) +
-                  (p.forced ? 1000.f : 0.f);
+                  (speech ? 200.f : 0.f) + (p.forced ? 1000.f : 0.f);
     rank.emplace_back(score, id);
   }
   const size_t k = std::min<size_t>(c_.max_mixed, rank.size());
@@ -143,12 +176,14 @@ void AudioMixer::process(const int64_t* ids, const float* frames, int n, MixResu
     }
   }
 
+  const float block_gain_db = 10.f * std::log10(static_cast<float>(F) / fade);
   out = MixResult{};
-  std::vector<std::pair<int64_t, float>> levels;
+  std::vector<FrameLevel> levels;
   levels.reserve(people_.size());
   for (auto& [id, p] : people_) {
     auto it = input.find(id);
     const float* x = it == input.end() ? nullptr : it->second.first;
+    std::swap(p.prev, p.scratch);
     float* cond = p.scratch.data();
     if (x) {
       std::copy(x, x + F, cond);
@@ -166,11 +201,36 @@ void AudioMixer::process(const int64_t* ids, const float* frames, int n, MixResu
     }
     p.had_audio = x != nullptr;
     const float db = x ? level_dbov(it->second.second) : -127.f;
+    // The mix gate, on `fade`-sample blocks so an onset late in the frame still opens it,
+    // against the floor before this frame moves it. Blocks are only looked at when the
+    // frame is near the gate (a block is at most F/fade times the frame's mean square).
+    p.onset = -1;
+    const float gate_db = x ? std::min(std::max(detector_.floor_db(id) + c_.gate_snr_db, c_.detector.active_min_db),
+                                       c_.content_min_db)
+                            : 127.f;
+    bool open = false;
+    if (db + block_gain_db >= gate_db) {
+      if (p.gate == 0 || db < gate_db) {  // where in the frame it opens, or whether at all
+        const int b = first_block_at(cond, F, fade, std::pow(10.0, gate_db / 10.0));
+        open = b >= 0;
+        if (open && p.gate == 0) p.onset = b * fade;
+      } else {
+        open = true;
+      }
+    }
+    if (open) {
+      p.gate = c_.gate_hold;
+    } else if (p.gate > 0) {
+      --p.gate;
+    }
     // Loudness for ranking the mix: fast attack, slow decay (about 0.7 s), so pauses
     // between syllables do not cost a talker its place.
     p.smoothed_db += (db - p.smoothed_db) * (db > p.smoothed_db ? 0.3f : 0.03f);
     if (!p.leaving) {
-      levels.emplace_back(id, db);
+      // Voicing only where the level could make the frame speech: a few talkers a frame.
+      const bool maybe = db >= gate_db && detector_.needs_voicing(id, db);  // gate_db is never above
+      const float v = maybe ? voicing(p.prev.data(), cond, F, c_.sample_rate) : 0.f;
+      levels.push_back({id, db, v});
       out.ids.push_back(id);
       out.levels.push_back(static_cast<uint8_t>(std::clamp<int>(static_cast<int>(std::lround(-db)), 0, 127)));
     }
@@ -187,9 +247,11 @@ void AudioMixer::process(const int64_t* ids, const float* frames, int n, MixResu
     const float target = p.in_mix ? p.gain : 0.f;
     if (p.applied == 0.f && target == 0.f) continue;
     // Linear ramp across the frame: joins, leaves, mutes and K-set changes never click.
-    const float g0 = p.applied, step = (target - g0) / F;
-    for (int s = 0; s < F; ++s) total_[s] += static_cast<double>(p.scratch[s]) * (g0 + step * (s + 1));
-    p.prev_applied = g0;
+    // A talk spurt that opened the gate this frame ramps in over the block before its
+    // onset instead, so the onset itself is mixed whole.
+    const bool onset = p.applied == 0.f && p.onset >= 0;
+    ramp(p.scratch.data(), p.contrib.data(), F, p.applied, target, onset ? std::max(0, p.onset - fade) : 0, onset ? fade : F);
+    for (int s = 0; s < F; ++s) total_[s] += p.contrib[s];
     p.applied = target;
     contributors.push_back(id);
   }
@@ -209,13 +271,9 @@ void AudioMixer::process(const int64_t* ids, const float* frames, int n, MixResu
     out.mixed.push_back(id);
   }
   out.minus.resize(out.mixed.size() * F);
-  // Recompute each own contribution with the same ramp (cheap: K of them).
   for (size_t m = 0; m < out.mixed.size(); ++m) {
     Participant& p = people_.at(out.mixed[m]);
-    const float g0 = p.prev_applied, step = (p.applied - g0) / F;
-    for (int s = 0; s < F; ++s) {
-      mixed[s] = static_cast<float>(total_[s] - static_cast<double>(p.scratch[s]) * (g0 + step * (s + 1)));
-    }
+    for (int s = 0; s < F; ++s) mixed[s] = static_cast<float>(total_[s] - p.contrib[s]);
     p.limiter->process(mixed.data(), &out.minus[m * F], F);
   }
   // Forget limiters of those no longer mixed and participants that finished fading out.

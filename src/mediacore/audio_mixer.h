@@ -19,6 +19,13 @@ struct MixerConfig {
   int fade = 120;             // samples of fade at gaps and resumes (2.5 ms)
   float limiter_threshold = 0.891f;
   int limiter_lookahead = 64;
+  // The mix gate (separate from speech detection, see docs/speaker-detection.md): a
+  // participant may be mixed from the first `fade`-sample block that is this far above
+  // its noise floor, or above content_min_db whatever the floor (a tone, music on hold,
+  // a stethoscope), and for gate_hold frames after the last such block.
+  float gate_snr_db = 10.f;
+  float content_min_db = -36.f;
+  int gate_hold = 50;  // 1 s
   DetectorParams detector;
 };
 
@@ -39,7 +46,10 @@ class AudioMixer {
   void add(int64_t id);
   void remove(int64_t id);  // fades out over the next frame, then forgets
   void set_gain(int64_t id, float gain);
-  void set_muted(int64_t id, bool muted);
+  void set_muted(int64_t id, bool muted);  // muted: neither mixed nor able to take the floor
+  // Whether this participant may become the dominant speaker (an auditorium audience may
+  // not). It is still mixed and measured either way.
+  void set_speaker_eligible(int64_t id, bool eligible);
   // Always in the mix whether or not it sounds like speech (a presenter, a test tune).
   void set_forced(int64_t id, bool forced);
   bool has(int64_t id) const;
@@ -53,14 +63,19 @@ class AudioMixer {
 
  private:
   struct Participant {
-    float gain = 1.f, applied = 0.f, prev_applied = 0.f;  // applied: gain at the end of the last frame
-    bool muted = false, leaving = false, had_audio = false, in_mix = false, forced = false;
+    float gain = 1.f, applied = 0.f;  // applied: gain at the end of the last frame
+    bool muted = false, leaving = false, had_audio = false, in_mix = false, forced = false, eligible = true;
     float smoothed_db = -127.f;
+    int gate = 0;       // frames the mix gate stays open; 0: closed
+    int onset = -1;     // first sample of the block that opened a closed gate this frame
     std::vector<float> tail;     // last `fade` input samples, for a gap's fade-out
     std::vector<float> scratch;  // this frame's conditioned input
+    std::vector<float> prev;     // last frame's, for voicing
+    std::vector<float> contrib;  // scratch times this frame's gain ramp: its part of the mix
     std::unique_ptr<Limiter> limiter;  // its mix-minus limiter while it is mixed
   };
   Participant& get(int64_t id, const char* what);
+  void update_eligibility(int64_t id, const Participant& p) { detector_.set_eligible(id, p.eligible && !p.muted); }
   void choose_mix();
 
   MixerConfig c_;

@@ -28,6 +28,11 @@ void SpeakerDetector::add(int64_t id) {
   talkers_.emplace(id, std::move(t));
 }
 
+void SpeakerDetector::set_eligible(int64_t id, bool eligible) {
+  auto it = talkers_.find(id);
+  if (it != talkers_.end()) it->second.eligible = eligible;
+}
+
 void SpeakerDetector::remove(int64_t id) {
   talkers_.erase(id);
   if (dominant_ == id) dominant_ = -1;
@@ -40,7 +45,14 @@ const SpeakerDetector::Talker* SpeakerDetector::find(int64_t id) const {
 bool SpeakerDetector::speaking(int64_t id) const { auto* t = find(id); return t && t->speaking; }
 bool SpeakerDetector::active(int64_t id) const { auto* t = find(id); return t && t->active; }
 int SpeakerDetector::recent_speech(int64_t id) const { auto* t = find(id); return t ? t->short_count : 0; }
-float SpeakerDetector::floor_db(int64_t id) const { auto* t = find(id); return t ? t->floor_db : -127.f; }
+float SpeakerDetector::floor_db(int64_t id) const {
+  auto* t = find(id);
+  return t ? std::max(t->floor_db, t->percentile_db) : -127.f;
+}
+
+bool SpeakerDetector::needs_voicing(int64_t id, float level_db) const {
+  return level_db >= p_.active_min_db && level_db - floor_db(id) >= p_.active_snr_db;
+}
 
 // Peak normalised autocorrelation of the level history over beat-like lags. Speech
 // syllables come irregularly (about 0.1-0.5); music's notes and beats repeat (0.8+).
@@ -68,8 +80,8 @@ float SpeakerDetector::rhythm(const Talker& t) const {
   return static_cast<float>(best);
 }
 
-void SpeakerDetector::update(const std::vector<std::pair<int64_t, float>>& levels, std::vector<SpeakerEvent>& events) {
-  for (const auto& [id, level] : levels) {
+void SpeakerDetector::update(const std::vector<FrameLevel>& frames, std::vector<SpeakerEvent>& events) {
+  for (const auto& [id, level, voiced] : frames) {
     auto it = talkers_.find(id);
     if (it == talkers_.end()) continue;
     Talker& t = it->second;
@@ -106,7 +118,7 @@ void SpeakerDetector::update(const std::vector<std::pair<int64_t, float>>& level
     const double modulation = std::sqrt(std::max(0.0, t.lsq / n - mean * mean));
 
     t.active = level >= p_.active_min_db && level - floor_db >= p_.active_snr_db &&
-               modulation >= p_.min_modulation_db && t.rhythm <= p_.max_rhythm;
+               modulation >= p_.min_modulation_db && t.rhythm <= p_.max_rhythm && voiced >= p_.min_voicing;
     // Rings of speech flags: the long window holds the short one as its newest entries.
     const int L = p_.long_frames, S = p_.short_frames;
     t.long_count -= t.speech[t.pos];
@@ -132,17 +144,18 @@ void SpeakerDetector::update(const std::vector<std::pair<int64_t, float>>& level
   // and not sooner than min_dwell after the last switch.
   ++since_switch_;
   const Talker* dom = find(dominant_);
+  const bool dom_holds = dom && dom->eligible && dom->speaking;
   int64_t best = -1;
   int best_count = -1;
   for (const auto& [id, t] : talkers_) {
-    if (id == dominant_ || !t.speaking || t.short_count < p_.start_short) continue;
+    if (id == dominant_ || !t.eligible || !t.speaking || t.short_count < p_.start_short) continue;
     if (t.long_count > best_count || (t.long_count == best_count && id < best)) {
       best = id;
       best_count = t.long_count;
     }
   }
   if (best < 0 || best_count < p_.switch_long) return;
-  if (dom && dom->speaking && best_count < dom->long_count + p_.switch_margin) return;
+  if (dom_holds && best_count < dom->long_count + p_.switch_margin) return;
   if (dom && since_switch_ < p_.min_dwell) return;
   dominant_ = best;
   since_switch_ = 0;

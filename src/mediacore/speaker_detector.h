@@ -19,6 +19,7 @@ struct DetectorParams {
   float active_snr_db = 10.f;      // a frame is active this far above the participant's floor
   float active_min_db = -62.f;     // ...and above this absolute level (dBov)
   float min_modulation_db = 3.5f;  // level std over the modulation window: speech is syllabic
+  float min_voicing = 0.4f;        // pitch periodicity (voicing.h): coughs, slams, clicks are noise
   int modulation_frames = 40;      // 0.8 s
   int short_frames = 15;           // 0.3 s
   int long_frames = 100;           // 2 s
@@ -27,6 +28,13 @@ struct DetectorParams {
   int switch_long = 25;            // speech frames in the long window to take the floor
   int switch_margin = 20;          // ...and this many more than a still-speaking dominant
   int min_dwell = 50;              // frames between two switches (1 s)
+};
+
+// One participant's 20 ms frame as the detector sees it.
+struct FrameLevel {
+  int64_t id;
+  float level_db;     // dBov, -127 for silence or no audio
+  float voicing = 0;  // voicing() of the frame; only needed where needs_voicing() says so
 };
 
 struct SpeakerEvent {
@@ -40,16 +48,20 @@ class SpeakerDetector {
   void add(int64_t id);
   void remove(int64_t id);
   bool has(int64_t id) const { return talkers_.count(id) != 0; }
+  // An ineligible participant (muted, in an audience) is still measured but never takes
+  // the floor, and a dominant that becomes ineligible no longer defends it.
+  void set_eligible(int64_t id, bool eligible);
 
-  // One 20 ms frame: level (dBov) of every participant, -127 for silence or no audio.
-  // Appends events; returns nothing, query the state below.
-  void update(const std::vector<std::pair<int64_t, float>>& levels, std::vector<SpeakerEvent>& events);
+  // Whether a frame at this level could count as speech, so its voicing is worth measuring.
+  bool needs_voicing(int64_t id, float level_db) const;
+  // One 20 ms frame of every participant. Appends events; query the state below.
+  void update(const std::vector<FrameLevel>& frames, std::vector<SpeakerEvent>& events);
 
   int64_t dominant() const { return dominant_; }
   bool speaking(int64_t id) const;
   bool active(int64_t id) const;       // this frame was speech
   int recent_speech(int64_t id) const;  // speech frames in the short window
-  float floor_db(int64_t id) const;
+  float floor_db(int64_t id) const;  // the noise floor speech must rise above
   const DetectorParams& params() const { return p_; }
 
  private:
@@ -65,7 +77,7 @@ class SpeakerDetector {
     int pos = 0, lpos = 0, frames = 0;
     int short_count = 0, long_count = 0;
     int silent = 0;
-    bool speaking = false, active = false;
+    bool speaking = false, active = false, eligible = true;
   };
   const Talker* find(int64_t id) const;
   float rhythm(const Talker& t) const;

@@ -81,7 +81,14 @@ class AudioMixer:
         self._core.set_gain(self._id(participant), float(gain))
 
     def set_muted(self, participant: str, muted: bool) -> None:
+        """Muted: not mixed and never the active speaker; unmuting makes them eligible again."""
         self._core.set_muted(self._id(participant), bool(muted))
+
+    def set_speaker_eligible(self, participant: str, eligible: bool) -> None:
+        """Whether this participant may become the active speaker (an auditorium audience
+        may not). They are still mixed and metered; voice flags and started/stopped events
+        still come."""
+        self._core.set_speaker_eligible(self._id(participant), bool(eligible))
 
     def set_forced(self, participant: str, forced: bool) -> None:
         """Keep in the mix whether or not it sounds like speech (a presenter, a test tune)."""

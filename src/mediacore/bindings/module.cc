@@ -17,6 +17,7 @@
 #include "mediacore/errors.h"
 #include "mediacore/limiter.h"
 #include "mediacore/scale_rows.h"
+#include "mediacore/voicing.h"
 
 namespace py = pybind11;
 using namespace mediacore;
@@ -380,6 +381,7 @@ PYBIND11_MODULE(_core, m) {
   float_field("active_snr_db", &DetectorParams::active_snr_db);
   float_field("active_min_db", &DetectorParams::active_min_db);
   float_field("min_modulation_db", &DetectorParams::min_modulation_db);
+  float_field("min_voicing", &DetectorParams::min_voicing);
   int_field("modulation_frames", &DetectorParams::modulation_frames);
   int_field("short_frames", &DetectorParams::short_frames);
   int_field("long_frames", &DetectorParams::long_frames);
@@ -421,6 +423,9 @@ PYBIND11_MODULE(_core, m) {
       .def("set_forced", [id_of](AudioMixer& a, const py::handle& id, const py::handle& v) {
              a.set_forced(id_of(id), arg_bool(v, "forced"));
            }, py::arg("id"), py::arg("forced"))
+      .def("set_speaker_eligible", [id_of](AudioMixer& a, const py::handle& id, const py::handle& v) {
+             a.set_speaker_eligible(id_of(id), arg_bool(v, "eligible"));
+           }, py::arg("id"), py::arg("eligible"))
       .def("__contains__", [id_of](const AudioMixer& a, const py::handle& id) {
              return PyIndex_Check(id.ptr()) && !PyBool_Check(id.ptr()) && a.has(id_of(id));
            })
@@ -431,6 +436,23 @@ PYBIND11_MODULE(_core, m) {
       .def("process", &mix_frame, py::arg("ids"), py::arg("frames"),
            "Mix one frame: frames[i] is participant ids[i]'s float32 audio; others get a gap.\n"
            "NaN samples count as silence and samples beyond +-MAX_SAMPLE are clipped.");
+
+  m.def("voicing", [](const py::handle& prev, const py::handle& cur, const py::handle& sample_rate) {
+    Buffers bufs;
+    py::ssize_t rows = 0;
+    if (!py::isinstance<py::buffer>(cur)) throw InvalidInput("cur must be a 1-D float32 array");
+    auto info = py::reinterpret_borrow<py::buffer>(cur).request();
+    if (info.ndim != 1 || info.shape[0] < 1 || info.shape[0] > kMaxSampleRate) {
+      throw InvalidInput("cur must be a 1-D float32 array of 1.." + std::to_string(kMaxSampleRate) + " samples");
+    }
+    const float* c = float_rows(bufs, cur, info.shape[0], rows, "cur");
+    const float* p = float_rows(bufs, prev, info.shape[0], rows, "prev (as long as cur)");
+    if (rows != 1) throw InvalidInput("prev must be a 1-D float32 array as long as cur");
+    const int rate = static_cast<int>(arg_int(sample_rate, "sample_rate", kMinSampleRate, kMaxSampleRate));
+    py::gil_scoped_release nogil;
+    return voicing(p, c, static_cast<int>(info.shape[0]), rate);
+  }, py::arg("prev"), py::arg("cur"), py::arg("sample_rate") = 48000,
+     "Voice-pitch periodicity (0..1) of frame `cur` following `prev` (see voicing.h); NaN counts as silence.");
 
   py::class_<Limiter>(m, "Limiter", "Look-ahead peak limiter (the one each mix goes through).")
       .def(py::init([](const py::handle& lookahead, const py::handle& threshold, const py::handle& release_ms,
