@@ -3,6 +3,8 @@
 Each participant's track is built from talk turns plus the distractions a real room has:
 backchannels ("mm", "yes"), coughs, keyboard clicks, a door slam, a fan and music.
 Speech is synthetic (vmedia.media.synth) by default, or espeak-ng when `voice="espeak"`.
+`transient_meeting` is the hard case for transients: a listener typing heavily all
+meeting, coughing fits and door slams, many of them in the pauses between turns.
 """
 
 from __future__ import annotations
@@ -137,6 +139,90 @@ def meeting(voice: str = "synth", seed: int = 0, duration: float = 60.0) -> Conv
     distractions.append((turns[0][0] + 3.0, "B", "door slam"))
     tracks["B"] += synth.noise(duration, -45.0, seed=3)
     tracks["D"] += synth.tune(duration, -46.0)
+    return Conversation(tracks, turns, distractions)
+
+
+def keyboard_click(rng: np.random.Generator, level_db: float = -10.0) -> np.ndarray:
+    """One key: a 4-8 ms broadband tick with a keycap resonance, at level_db dBFS RMS."""
+    n = int(rng.uniform(0.004, 0.008) * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    x = rng.standard_normal(n) * np.exp(-np.linspace(0, 6, n))
+    x += 2 * np.sin(2 * np.pi * rng.uniform(2000, 4000) * t) * np.exp(-np.linspace(0, 8, n))
+    return _at(level_db, x.astype(np.float32))
+
+
+def typing(track: np.ndarray, start: float, end: float, rng: np.random.Generator, level_db: float = -10.0, rate: float = 7.0) -> None:
+    """Heavy typing into `track`: words of 3-8 keys at about `rate` keys a second, each a
+    key-down and a softer key-up click, with short pauses between words."""
+    t = start
+    while t < end:
+        for _ in range(int(rng.integers(3, 9))):
+            if t >= end:
+                break
+            _place(track, t, keyboard_click(rng, level_db))
+            _place(track, t + rng.uniform(0.05, 0.11), keyboard_click(rng, level_db - 4))
+            t += rng.exponential(1 / rate) + 0.03
+        t += rng.uniform(0.15, 0.6)
+
+
+def cough(rng: np.random.Generator, level_db: float = -12.0) -> np.ndarray:
+    """A 150-300 ms burst of noise with a fast decay."""
+    n = int(rng.uniform(0.15, 0.3) * SAMPLE_RATE)
+    return _at(level_db, (rng.standard_normal(n) * np.exp(-np.linspace(0, 5, n))).astype(np.float32))
+
+
+def door_slam(rng: np.random.Generator, level_db: float = -6.0) -> np.ndarray:
+    """A loud 300 ms pink-noise bang."""
+    n = int(0.3 * SAMPLE_RATE)
+    x = synth.noise(0.3, 0.0, seed=int(rng.integers(1 << 16)), pink=True)[:n] * np.exp(-np.linspace(0, 8, n))
+    return _at(level_db, x.astype(np.float32))
+
+
+def heart_sounds(duration: float, bpm: float = 72.0, level_db: float = -26.0, seed: int = 0) -> np.ndarray:
+    """A stethoscope feed: per beat a 'lub' (45-140 Hz, 110 ms) and a 'dub' (60-180 Hz,
+    80 ms) 300 ms later, silence between."""
+    rng = np.random.default_rng(seed)
+    n = int(duration * SAMPLE_RATE)
+    x = np.zeros(n)
+    for beat in np.arange(0.1, duration, 60.0 / bpm):
+        for offset, length, freqs in ((0.0, 0.11, (45, 80, 140)), (0.3, 0.08, (60, 110, 180))):
+            m = int(length * SAMPLE_RATE)
+            t = np.arange(m) / SAMPLE_RATE
+            burst = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for f in freqs) * np.sin(np.pi * t / length) ** 2
+            _place(x, beat + offset, burst)
+    return _at(level_db, x.astype(np.float32))
+
+
+def transient_meeting(seed: int = 0, duration: float = 60.0) -> Conversation:
+    """Three talkers taking turns with pauses of 0.3-1.5 s between them; C only types, heavily
+    (clicks at -10 dBFS) all meeting; every 3-5 s a listener coughs (up to three coughs in a
+    row) and three doors slam. Everyone has a faint room noise."""
+    rng = np.random.default_rng(seed)
+    people = {"A": (120, -20.0), "B": (95, -22.0), "D": (210, -26.0)}
+    tracks = {p: np.zeros(int(duration * SAMPLE_RATE), np.float32) for p in (*people, "C")}
+    turns = []
+    t = 0.5
+    for k, who in enumerate(["A", "B", "A", "D", "B", "A", "D", "B"]):
+        end = min(duration, t + rng.uniform(4, 8))
+        if end - t < 1:
+            break
+        turns.append((t, end, who))
+        f0, level = people[who]
+        _place(tracks[who], t, _at(level, synth.speech(end - t, f0, 0.0, seed=seed * 100 + k)))
+        t = end + rng.uniform(0.3, 1.5)
+    typing(tracks["C"], 0.2, duration, rng)
+    distractions = [(0.2, "C", "keyboard")]
+    for ct in np.arange(2.0, duration - 1, rng.uniform(3, 5)):
+        who = str(rng.choice(["B", "D", "C"]))
+        for j in range(int(rng.integers(1, 4))):
+            _place(tracks[who], ct + j * rng.uniform(0.35, 0.6), cough(rng))
+        distractions.append((float(ct), who, "cough"))
+    for st in rng.uniform(1, duration - 1, 3):
+        who = str(rng.choice(["B", "D"]))
+        _place(tracks[who], float(st), door_slam(rng))
+        distractions.append((float(st), who, "door slam"))
+    for k, p in enumerate(tracks):
+        tracks[p] += synth.noise(duration, -60.0, seed=seed * 10 + k, pink=False)
     return Conversation(tracks, turns, distractions)
 
 
