@@ -326,3 +326,26 @@ def test_bad_requests_get_clear_errors_and_the_room_keeps_running():
     assert room.participants == ["h"]
     out = room.tick(0.1)
     assert out.view_of == {"h": "speaker-1@720p"} and len(out.audio_for("h")) == 5
+
+
+def test_shared_views_give_everyone_the_broadcast_composite_at_one_encode_per_profile():
+    with Mixer([TINY], layout="speaker", views="shared", labels=False) as mixer:
+        for i in range(5):
+            mixer.add_participant(f"p{i}")
+        out = drive(mixer, 0.3)[-1]
+        assert set(out.view_of.values()) == {"speaker@tiny"} and list(out.views) == ["speaker@tiny"]
+        assert mixer.video_encodes == 3  # three frames, one view
+    with pytest.raises(InvalidInputError, match="views must be"):
+        Mixer([TINY], views="some")
+
+
+def test_a_presentation_started_late_in_a_meeting_is_shown():
+    room = Room("administrative", layout="gallery")
+    room.join("host", role="host")
+    room.join("phone", audio_codec="pcmu")
+    drive(room, 5.0)  # the room has been running for a while
+    room.start_presentation("host")
+    outs = drive(room, 0.5, start=5.0, content=lambda i: content_frame(200))
+    assert len(decode_h264([p for o in outs for p in o.content])) >= 6
+    y, x = main_centre(room.mixer.layout_for("phone"))
+    assert int(outs[-1].picture_for("phone").y[y, x]) == pytest.approx(200, abs=4)

@@ -102,6 +102,7 @@ class Mixer:
         layout: str | Mapping = "gallery",
         speaker_variant: str = "1+7",
         self_view: str = "include",
+        views: str = "per_receiver",
         max_mixed: int = 3,
         audio_codec: str = "opus",
         stall_after: float = 0.5,
@@ -128,6 +129,11 @@ class Mixer:
         self.labels = labels
         self.name = name
         self.audio_codec = audio_codec  # the default for add_participant
+        if views not in ("per_receiver", "shared"):
+            raise InvalidInputError(f"views must be 'per_receiver' or 'shared', got {views!r}")
+        # "shared": everyone in the room gets the broadcast view (one encode per profile;
+        # the speaker sees themselves large) — for rooms that forward one stream to all.
+        self.views = views
         self._policy = ViewPolicy(layout, variant=speaker_variant, self_view=self_view)
         self._lock = threading.RLock()
         self._closed = False
@@ -150,6 +156,7 @@ class Mixer:
             if self._own_pool
             else shared_decode_pool()
         )
+        self.video_encodes = 0  # frames encoded over all views, for cost accounting
         self._video_index = 0  # next output video frame
         self._audio_index = 0  # next 20 ms audio frame
         self._history: list[str] = []  # latest speakers first
@@ -396,8 +403,8 @@ class Mixer:
             self._audio_index = max(self._audio_index, math.ceil((t - MAX_TICK_SPAN) / FRAME_SECONDS - EPS))
             self._video_index = max(self._video_index, math.ceil((t - MAX_TICK_SPAN) * self.fps - EPS))
             self._emit(EventKind.STREAM_ERROR, None, f"tick jumped {skipped:.3f} s ahead; that media was skipped")
-        for video in self._video_in.values():
-            video.now = max(video.now, t)
+        for video in [*self._video_in.values(), *([self.content.input] if self.content else [])]:
+            video.now = max(video.now, t)  # the look-ahead bound of pushes follows the clock
         while (self._audio_index + 1) * FRAME_SECONDS <= t + EPS:
             self._mix_audio(out)
         if self.content is not None:
@@ -427,6 +434,11 @@ class Mixer:
             self._pool.shutdown(wait=True)
         self._closed = True
         return out
+
+    @property
+    def audio_encodes(self) -> int:
+        """Audio frames encoded over all receivers' streams (one per distinct codec and mix)."""
+        return self._rx_audio.encodes
 
     @property
     def closed(self) -> bool:
@@ -472,7 +484,15 @@ class Mixer:
             pid: (self._profiles[m.profile or self.profiles[0].name], m.waiting, m.content == "in_mix")
             for pid, m in members.items()
         }
-        return self._policy.assign(self._shown(), self._order(), receivers, self.content is not None)
+        view_of, specs = self._policy.assign(self._shown(), self._order(), receivers, self.content is not None)
+        if self.views == "shared":
+            rule, ids, mains = self._policy.broadcast(self._shown(), self._order(), self.content is not None)
+            for pid, (prof, waiting, _) in receivers.items():
+                if not waiting:
+                    view_of[pid] = f"{rule}@{prof.name}"
+                    specs.setdefault(view_of[pid], (rule, prof, ids, mains))
+            specs = {k: v for k, v in specs.items() if k in view_of.values()}
+        return view_of, specs
 
     def _broadcast_key(self, profile: OutputProfile) -> str:
         rule, _, _ = self._policy.broadcast(self._shown(), self._order(), self.content is not None)
@@ -507,6 +527,7 @@ class Mixer:
         for key, (rule, prof, ids, mains) in specs.items():
             picture = self._draw(key, rule, prof, view_layouts[key], now, len(ids))
             packets[key] = self._views[key].encoder.encode(picture.to_av(), self._video_index)
+            self.video_encodes += 1
             out.views.setdefault(key, []).extend(packets[key])
             out.pictures[key] = picture
         out.view_of = dict(view_of)

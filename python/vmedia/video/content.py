@@ -38,6 +38,7 @@ class ContentStream:
         self.max_size, self.fps, self.bitrate = (width, height), fps, bitrate
         self.input = VideoInput("#content", max_size=CONTENT_MAX_INPUT)
         self.input.visible = True
+        self.input.now = start
         self._encoder: VideoEncoder | None = None
         self._compositor: Compositor | None = None
         self._index = round(start * fps)  # next content frame
