@@ -28,7 +28,7 @@ def test_a_service_defines_its_own_type_from_json():
 
 def test_a_type_can_start_from_a_seed():
     p = RoomPolicy.from_dict({"base": "sensitive", "max_participants": 12})
-    assert p == RoomPolicy("sensitive", 2, 12, lobby=True, host_controls=True, allow_1080p=True)
+    assert p == RoomPolicy("sensitive", 2, 12, lobby=True, host_controls=True, allow_1080p=True, guests_present=False)
     assert RoomPolicy.from_dict({"base": "sensitive", "name": "psych"}).name == "psych"
 
 
@@ -75,7 +75,8 @@ def test_direct_construction_is_checked_too():
 @given(
     lo=st.integers(1, MAX_ROOM_SIZE), hi=st.integers(1, MAX_ROOM_SIZE),
     flags=st.fixed_dictionaries({k: st.booleans() for k in
-                                 ("lobby", "host_controls", "allow_1080p", "stage", "stream_composite", "self_view", "test_tune")}),
+                                 ("lobby", "host_controls", "allow_1080p", "stage", "stream_composite", "self_view", "test_tune",
+                                  "guests_present")}),
 )
 def test_policies_round_trip_through_json_or_are_refused(lo, hi, flags):
     spec = {"name": "svc", "min_participants": lo, "max_participants": hi, **flags}

@@ -26,7 +26,22 @@ class EventKind(str, Enum):
     PRESENTATION_STOPPED = "presentation_stopped"
     LOCKED = "locked"
     UNLOCKED = "unlocked"
-    MUTED_ALL = "muted_all"
+    MUTED_ALL = "muted_all"  # guests are muted, and join muted, until a host lifts it
+    UNMUTED_ALL = "unmuted_all"
+    MUTED = "muted"  # `actor` muted `participant` (themselves, or a host did)
+    UNMUTED = "unmuted"
+    LEFT_LOBBY = "left_lobby"  # a guest hung up while waiting
+    STAGE_CHANGED = "stage_changed"  # auditorium: `participant` came on stage or went back (detail)
+    PIN_FAILED = "pin_failed"  # detail: wrong_pin | pin_required | backoff | locked_out, and the wait
+    PIN_LOCKED_OUT = "pin_locked_out"  # a caller, or PIN entry to the whole room, is locked for a while
+    RECORDING_STARTED = "recording_started"
+    RECORDING_STOPPED = "recording_stopped"
+    RECORDING_FAILED = "recording_failed"
+    STREAMING_STARTED = "streaming_started"
+    STREAMING_STOPPED = "streaming_stopped"
+    STREAMING_FAILED = "streaming_failed"
+    LISTENER_FAILED = "listener_failed"  # an event listener raised; detail names it and the exception
+    AUDIT_FAILED = "audit_failed"  # the audit sink failed; the record waits for retry (detail)
 
     def __str__(self) -> str:
         return self.value
@@ -34,9 +49,11 @@ class EventKind(str, Enum):
 
 @dataclass(frozen=True)
 class Event:
-    """`participant` is whom it is about; `time` the room's media time; `detail` free text."""
+    """`participant` is whom it is about; `time` the room's media time; `detail` free
+    text; `actor` who did it, when someone did (a host admitting, muting, locking)."""
 
     kind: EventKind | str
     participant: str | None
     time: float
     detail: str = ""
+    actor: str | None = None

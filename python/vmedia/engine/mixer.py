@@ -34,6 +34,7 @@ from vmedia.inputs.video import VideoInput, check_media_time
 from vmedia import layouts
 from vmedia.media.frames import I420Frame
 from vmedia.media.time import EPS, FRAME_SECONDS
+from vmedia.video import indicators
 from vmedia.video.compositor import Compositor, Overlay
 from vmedia.video.content import ContentStream
 from vmedia.media.labels import label_size
@@ -141,6 +142,8 @@ class Mixer:
         self._video_in: dict[str, VideoInput] = {}  # admitted participants' inputs
         self._audio_in: dict[str, AudioInput] = {}
         self._hidden: set[str] = set()
+        self._muted: set[str] = set()
+        self._indicators: list[str] = []  # recording / streaming badges on the composites
         self._compositors = {p.name: Compositor(p.width, p.height, background, threads=compose_threads) for p in profiles}
         self._views: dict[str, _View] = {}  # view key -> its encoder
         self._view_of: dict[str, str] = {}  # receiver -> view key it was last sent
@@ -241,6 +244,7 @@ class Mixer:
             return
         del self._video_in[pid], self._audio_in[pid]
         self._hidden.discard(pid)
+        self._muted.discard(pid)
         self._audio.remove(pid)
         if pid in self._history:
             self._history.remove(pid)
@@ -278,8 +282,17 @@ class Mixer:
 
     @_locked
     def set_muted(self, pid: str, muted: bool) -> None:
+        """Muted: not mixed and never the active speaker; unmuting makes them eligible again."""
         self._admitted(pid)
         self._audio.set_muted(pid, muted)
+        (self._muted.add if muted else self._muted.discard)(pid)
+
+    @_locked
+    def set_indicators(self, kinds: Sequence[str]) -> None:
+        """Burn these badges ("recording", "streaming") into every view but the lobby's,
+        from the next frame on, so everyone who sees the room knows."""
+        indicators.placements(kinds, 64, 64)  # refuses unknown kinds before anything changes
+        self._indicators = list(kinds)
 
     @_locked
     def set_gain(self, pid: str, gain: float) -> None:
@@ -451,7 +464,9 @@ class Mixer:
         frames = {}
         for pid, audio in self._audio_in.items():
             f = audio.take(j)
-            if f is not None:
+            # A muted voice never reaches the detector, so it can never take the floor
+            # (its mix gain is 0 anyway); unmuting makes it eligible again.
+            if f is not None and pid not in self._muted:
                 frames[pid] = f
             out.events += [Event(EventKind.STREAM_ERROR, pid, now, f"audio: {p}") for p in audio.problems()]
         mix = self._audio.process(frames)
@@ -526,6 +541,10 @@ class Mixer:
         packets = {}
         for key, (rule, prof, ids, mains) in specs.items():
             picture = self._draw(key, rule, prof, view_layouts[key], now, len(ids))
+            if self._indicators and rule != LOBBY:
+                if not picture.y.flags.writeable:  # a shared card: badge a copy, never the original
+                    picture = picture.copy()
+                indicators.burn(picture, self._indicators)
             packets[key] = self._views[key].encoder.encode(picture.to_av(), self._video_index)
             self.video_encodes += 1
             out.views.setdefault(key, []).extend(packets[key])

@@ -40,6 +40,7 @@ class RoomPolicy:
     stream_composite: bool = False  # the composite is meant to be streamed out (RTMP)
     self_view: bool = False  # the caller sees themselves (the test room)
     test_tune: bool = False  # the room plays a tune into the mix (the test room)
+    guests_present: bool = True  # guests may share content (else hosts only)
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -110,10 +111,10 @@ def _problems(p: RoomPolicy) -> list[str]:
 POLICIES: dict[str, RoomPolicy] = {
     p.name: p
     for p in (
-        RoomPolicy("sensitive", 2, 30, lobby=True, host_controls=True, allow_1080p=True),
+        RoomPolicy("sensitive", 2, 30, lobby=True, host_controls=True, allow_1080p=True, guests_present=False),
         RoomPolicy("administrative", 2, 100, host_controls=True),
         RoomPolicy("personal", 2, 50, host_controls=True),
-        RoomPolicy("auditorium", 100, 1000, host_controls=True, stage=True, stream_composite=True),
+        RoomPolicy("auditorium", 100, 1000, host_controls=True, stage=True, stream_composite=True, guests_present=False),
         RoomPolicy("test", 1, 1, self_view=True, test_tune=True),
     )
 }

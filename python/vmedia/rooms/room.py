@@ -1,92 +1,125 @@
 """Room: a meeting with people, roles and a policy, around one Mixer.
 
-Room types follow the healthcare services vmedia is built for:
+A Room is the whole surface a server needs: people (join, admit, deny, leave), host
+controls (lock, mute, mute-all, stage, layout, pin, gain, presentation, recording,
+streaming), media (push_video, push_audio, push_content, tick) and events. Room types and
+their rules are in vmedia.rooms.policy, PINs in vmedia.rooms.pins, the audit log in
+vmedia.rooms.audit; docs/rooms.md is the guide.
 
-- ``sensitive``: 2-30 people; every guest waits in the lobby until a host admits them;
-  1080p output may be enabled.
-- ``administrative``: 2-100 people; hosts can lock the room and mute everyone.
-- ``personal``: 2-50 people; guests join directly, hosts can still lock and mute.
-- ``auditorium``: speakers on stage are seen and heard; the audience is neither (until
-  promoted); the composite is meant to be streamed out (see vmedia.sinks).
-- ``test``: one caller sees themselves and hears a test tune.
+Every action that changes who is in the room or what they may do is audited, refusals
+included: actor, action, target, outcome; never a PIN and never media. Checks come
+before changes: a refused or malformed request leaves the room as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import functools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from vmedia.media import synth
-from vmedia.media.time import FRAME_SIZE
-from vmedia.errors import InvalidInputError, PermissionDenied, VmediaError
-from vmedia.engine import Event, EventKind, Member, Mixer, TickOutput
-from vmedia.media.time import FRAME_SECONDS
 from vmedia.codecs.video import FULL_HD, HD, LOW, OutputProfile
+from vmedia.engine import Event, EventKind, Member, Mixer, TickOutput
+from vmedia.errors import InvalidInputError, PermissionDenied, VmediaError
+from vmedia.media import synth
+from vmedia.media.time import FRAME_SECONDS, FRAME_SIZE
+from vmedia.rooms.audit import Action, AuditLog, AuditRecord, AuditSink, Outcome
+from vmedia.rooms.history import HISTORY, EventHistory
+from vmedia.rooms.pins import PinGate, PinLimits, PinRefused, ScryptCost
+from vmedia.rooms.policy import POLICIES, RoomPolicy, policy_for
+from vmedia.sinks.container import ContainerSink
 
+log = logging.getLogger("vmedia.rooms")
 
-@dataclass(frozen=True)
-class RoomPolicy:
-    min_participants: int
-    max_participants: int
-    lobby: bool  # guests wait until a host admits them
-    host_controls: bool  # lock and mute-all
-    allow_1080p: bool = False
-    stage: bool = False  # only people on stage are seen and heard
-    test_tune: bool = False
-    guests_present: bool = True  # guests may share content (else hosts only)
-
-
-POLICIES = {
-    "sensitive": RoomPolicy(2, 30, lobby=True, host_controls=True, allow_1080p=True, guests_present=False),
-    "administrative": RoomPolicy(2, 100, lobby=False, host_controls=True),
-    "personal": RoomPolicy(2, 50, lobby=False, host_controls=True),
-    "auditorium": RoomPolicy(1, 1000, lobby=False, host_controls=True, stage=True, guests_present=False),
-    "test": RoomPolicy(1, 1, lobby=False, host_controls=False, test_tune=True),
-}
 TUNE_ID = "__test_tune__"
+ROLES = ("host", "guest")  # what a caller may ask for in a room without PINs
+MAX_GAIN = 4.0
+
+__all__ = ["POLICIES", "Room", "RoomPolicy"]
+
+
+def _locked(method):
+    """Control calls come from the server's threads; one at a time per room."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class Room:
-    """One meeting. Media goes in with push_video/push_audio; tick(t) returns what is due."""
+    """One meeting. Media goes in with push_video/push_audio; tick(t) returns what is due.
+
+    `room_type` is a seed type's name ("sensitive", "administrative", "personal",
+    "auditorium", "test"), a RoomPolicy, or a dict for RoomPolicy.from_dict. With
+    `host_pin` (and optionally `guest_pin`) the PIN a caller gives decides their role.
+    `audit` is a path (JSON Lines, appended) or a callable receiving AuditRecords.
+    `history` bounds `room.events`. `pin_cost` is scrypt's work factor (lower it in tests
+    only); `pin_clock` the monotonic clock the PIN limits run on.
+    """
 
     def __init__(
         self,
-        room_type: str = "administrative",
+        room_type: str | RoomPolicy | Mapping[str, Any] = "administrative",
         *,
         name: str = "",
-        layout: str = "speaker",
+        layout: str | Mapping = "speaker",
         hd1080: bool = False,
         low_profile: bool = False,
+        host_pin: str | None = None,
+        guest_pin: str | None = None,
+        pin_limits: PinLimits = PinLimits(),
+        pin_cost: ScryptCost = ScryptCost(),
+        pin_clock: Callable[[], float] = time.monotonic,
+        audit: str | os.PathLike | AuditSink | None = None,
+        history: int = HISTORY,
         on_event: Callable[[Event], None] | None = None,
         **mixer_options,
     ):
-        if room_type not in POLICIES:
-            raise InvalidInputError(f"unknown room type {room_type!r}; choose one of {sorted(POLICIES)}")
-        self.type = room_type
-        self.policy = POLICIES[room_type]
+        # Everything that can be refused is checked before anything is opened.
+        self.policy = policy_for(room_type)
+        self.type = self.policy.name
         if hd1080 and not self.policy.allow_1080p:
-            raise InvalidInputError(f"1080p is offered in sensitive rooms, not in {room_type!r} rooms")
+            raise InvalidInputError(f"1080p is offered in sensitive rooms, not in {self.type!r} rooms")
+        self.name = _check_name(name) or f"{self.type} room"
+        self._pins = PinGate(host_pin, guest_pin, limits=pin_limits, cost=pin_cost, clock=pin_clock)
+        self._lock = threading.RLock()
+        self.events = EventHistory(self._listener_failed, history)
+        self._reports: list[Event] = []  # failures reported between ticks, for the next out.events
+        self._deferred: list[Event] = []  # sink news from their writer threads, emitted at the next tick
+        self._reports_lock = threading.Lock()
         profiles: list[OutputProfile] = [FULL_HD if hd1080 else HD] + ([LOW] if low_profile else [])
-        self.name = name or f"{room_type} room"
-        self.mixer = Mixer(profiles, layout="gallery" if room_type == "test" else layout, name=self.name, **mixer_options)
+        self.mixer = Mixer(profiles, layout="gallery" if self.policy.self_view else layout, name=self.name, **mixer_options)
+        self.audit = AuditLog(audit, room=self.name, on_error=self._audit_failed)
         self.roles: dict[str, str] = {}  # admitted participants: id -> host | guest | speaker | audience
+        self._muted: set[str] = set()
         self.locked = False
-        self.events: list[Event] = []
-        self._listeners: list[Callable[[Event], None]] = [on_event] if on_event else []
+        self.muted_all = False  # guests are muted, and join muted, until a host lifts it
+        self._sinks: dict[str, ContainerSink] = {}  # "recording" / "streaming"
+        if on_event:
+            self.events.subscribe(on_event)
         if self.policy.test_tune:
             self.mixer.add_participant(TUNE_ID, "test tune", visible=False)
             self.mixer.set_forced_audio(TUNE_ID, True)
             self._tune = synth.tune(8.0, -20.0)
             self._tune_pos = 0
 
-    # --- people -----------------------------------------------------------------------
+    # --- who is here ------------------------------------------------------------------
     def subscribe(self, callback: Callable[[Event], None]) -> None:
-        self._listeners.append(callback)
+        """Call `callback(event)` for every event; its exceptions are logged and reported
+        as ``listener_failed`` events, never raised into the room."""
+        self.events.subscribe(callback)
 
     @property
     def participants(self) -> list[str]:
+        """Admitted participants, in the order they entered."""
         return list(self.roles)
 
     @property
@@ -94,106 +127,242 @@ class Room:
         """Who is waiting: id -> display name."""
         return {pid: self.mixer.member(pid).name for pid in self.mixer.waiting}
 
-    def join(self, pid: str, name: str | None = None, *, role: str = "guest", audio_codec: str = "opus",
-             profile: str | None = None, content: str | None = None) -> str:
-        """Returns 'admitted' or 'waiting' (in the lobby of a sensitive room). `audio_codec`
-        ('opus', 'pcmu', 'pcma') is both what is decoded from them and what they receive;
-        `content` says how they receive a presentation ('separate' or 'in_mix')."""
-        if role not in ("host", "guest"):
-            raise InvalidInputError(f"role must be 'host' or 'guest', got {role!r}")
-        if pid in self.roles or pid in self.mixer.waiting or pid == TUNE_ID:
+    def member(self, pid: str) -> Member:
+        """The record of someone in the room or in the lobby (name, role, codec, preferences)."""
+        if pid == TUNE_ID:
+            raise InvalidInputError(f"participant {pid!r} is not in the room")
+        return self.mixer.member(pid)
+
+    def role_of(self, pid: str) -> str:
+        """host, guest, speaker or audience (someone waiting in the lobby is a guest)."""
+        return self.roles.get(pid) or self.member(pid).role
+
+    def is_muted(self, pid: str) -> bool:
+        self._admitted(pid)
+        return pid in self._muted
+
+    @property
+    def indicators(self) -> list[str]:
+        """What every composite says is happening: "recording", "streaming"."""
+        return list(self._sinks)
+
+    # --- people -----------------------------------------------------------------------
+    @_locked
+    def join(self, pid: str, name: str | None = None, *, pin: str | None = None, role: str | None = None,
+             audio_codec: str = "opus", profile: str | None = None, content: str | None = None) -> str:
+        """Returns "admitted" or "waiting" (in the lobby). In a room with PINs the PIN
+        decides the role (a wrong one raises PermissionDenied); without, `role` does
+        ("host" or "guest", default guest). `audio_codec` ('opus', 'pcmu', 'pcma') is both
+        what is decoded from them and what they receive; `content` says how they receive a
+        presentation ('separate' or 'in_mix'). The lobby keeps all of it for admission."""
+        if pid == TUNE_ID or (isinstance(pid, str) and (pid in self.roles or pid in self.mixer.waiting)):
             raise InvalidInputError(f"participant {pid!r} is already in the room")
-        if self.locked and role != "host":
-            raise PermissionDenied("the room is locked")
+        if self._pins.enabled and role is not None:
+            raise InvalidInputError("the PIN decides the role in this room; leave role out")
+        if role is not None and role not in ROLES:
+            raise InvalidInputError(f"role must be 'host' or 'guest', got {role!r}")
+        # The record checks id, name, codec and preferences before any PIN is looked at.
+        member = Member.create(pid, name, audio_codec=audio_codec, content=content, profile=profile)
+        try:
+            granted = self._pins.role_for(pid, pin)
+        except PinRefused as e:
+            self._pin_refused(pid, e)
+            raise
+        member.role = granted or role or "guest"
+        if self.locked and member.role != "host":
+            self._refuse(Action.JOIN, pid, pid, "the room is locked")
         if len(self.roles) >= self.policy.max_participants:
-            raise PermissionDenied(f"a {self.type} room holds at most {self.policy.max_participants} participants")
-        waiting = self.policy.lobby and role == "guest"
-        # One record per person, kept from the lobby into the room.
-        member = Member.create(pid, name, audio_codec=audio_codec, content=content, role=role, profile=profile,
-                               waiting=waiting)
-        on_stage = not self.policy.stage or role == "host"
-        if not waiting:
-            self.roles[pid] = role if on_stage else "audience"
+            self._refuse(Action.JOIN, pid, pid, f"the room is full: a {self.type} room holds at most "
+                                               f"{self.policy.max_participants} participants")
+        member.waiting = self.policy.lobby and member.role == "guest"
+        on_stage = not self.policy.stage or member.role == "host"
         self.mixer.add_member(member, visible=on_stage)
-        if not waiting and not on_stage:
-            self.mixer.set_muted(pid, True)
-        return "waiting" if waiting else "admitted"
+        if member.waiting:
+            self._audit(Action.JOIN, pid, pid, Outcome.OK, f"{member.name} as guest, waiting in the lobby")
+            return "waiting"
+        self._entered(pid, member.role, on_stage)
+        self._audit(Action.JOIN, pid, pid, Outcome.OK, f"{member.name} as {self.roles[pid]}")
+        return "admitted"
 
+    @_locked
     def admit(self, by: str, pid: str) -> None:
-        self._require_host(by)
+        """A host lets a guest in from the lobby, with the codecs and preferences they
+        joined with, if the room has space."""
+        self._host_action(Action.ADMIT, by, pid)
         if pid not in self.mixer.waiting:
-            raise InvalidInputError(f"{pid!r} is not waiting in the lobby")
-        self.mixer.admit(pid)
-        self.roles[pid] = "guest"
-        self._emit(Event(EventKind.ADMITTED, pid, self.mixer.time, f"by {by}"))
+            self._invalid(Action.ADMIT, by, pid, f"{pid!r} is not waiting in the lobby")
+        if len(self.roles) >= self.policy.max_participants:
+            self._refuse(Action.ADMIT, by, pid, f"the room is full ({len(self.roles)} of {self.policy.max_participants})")
+        on_stage = not self.policy.stage
+        self.mixer.admit(pid, visible=on_stage)
+        self._entered(pid, "guest", on_stage)
+        self._audit(Action.ADMIT, by, pid, Outcome.OK)
+        self._emit(Event(EventKind.ADMITTED, pid, self.mixer.time, f"by {by}", actor=by))
 
+    @_locked
     def deny(self, by: str, pid: str) -> None:
-        self._require_host(by)
+        """A host turns a guest in the lobby away."""
+        self._host_action(Action.REJECT, by, pid)
         if pid not in self.mixer.waiting:
-            raise InvalidInputError(f"{pid!r} is not waiting in the lobby")
+            self._invalid(Action.REJECT, by, pid, f"{pid!r} is not waiting in the lobby")
         self.mixer.remove_participant(pid)
-        self._emit(Event(EventKind.DENIED, pid, self.mixer.time, f"by {by}"))
+        self._audit(Action.REJECT, by, pid, Outcome.OK)
+        self._emit(Event(EventKind.DENIED, pid, self.mixer.time, f"by {by}", actor=by))
 
+    @_locked
     def leave(self, pid: str) -> None:
-        if pid not in self.roles and pid not in self.mixer.waiting:
-            raise InvalidInputError(f"participant {pid!r} is not in the room")
-        self.roles.pop(pid, None)
-        self.mixer.remove_participant(pid)
+        """`pid` hangs up, from the room or from the lobby."""
+        if isinstance(pid, str) and pid in self.mixer.waiting:
+            self.mixer.remove_participant(pid)
+            self._audit(Action.LEAVE, pid, pid, Outcome.OK, "from the lobby")
+            self._emit(Event(EventKind.LEFT_LOBBY, pid, self.mixer.time, actor=pid))
+            return
+        self._admitted(pid)
+        self.mixer.remove_participant(pid)  # its "left" event comes with the next tick
+        del self.roles[pid]
+        self._muted.discard(pid)
+        self._audit(Action.LEAVE, pid, pid, Outcome.OK)
 
+    # --- host controls ----------------------------------------------------------------
+    @_locked
     def lock(self, by: str, locked: bool = True) -> None:
-        self._require_host(by, controls=True)
-        self.locked = locked
-        self._emit(Event("locked" if locked else "unlocked", by, self.mixer.time))
+        """Nobody but hosts may join a locked room."""
+        action = Action.LOCK if locked else Action.UNLOCK
+        self._host_action(action, by, None, controls=True)
+        self.locked = bool(locked)
+        self._audit(action, by, None, Outcome.OK)
+        self._emit(Event(EventKind.LOCKED if locked else EventKind.UNLOCKED, by, self.mixer.time, actor=by))
 
-    def mute_all(self, by: str) -> None:
-        """Everyone but the hosts is muted."""
-        self._require_host(by, controls=True)
+    @_locked
+    def mute_all(self, by: str, muted: bool = True) -> None:
+        """Mute every guest, now and whoever joins later, until a host lifts it
+        (`muted=False`, which unmutes the guests). Hosts are never muted by it."""
+        action = Action.MUTE_ALL if muted else Action.UNMUTE_ALL
+        self._host_action(action, by, None, controls=True)
+        self.muted_all = bool(muted)
         for pid, role in self.roles.items():
-            if role != "host":
-                self.mixer.set_muted(pid, True)
-        self._emit(Event("muted_all", by, self.mixer.time))
+            if role in ("guest", "speaker"):
+                self._set_muted(pid, muted)
+        self._audit(action, by, None, Outcome.OK)
+        self._emit(Event(EventKind.MUTED_ALL if muted else EventKind.UNMUTED_ALL, by, self.mixer.time, actor=by))
 
-    def mute(self, pid: str, muted: bool = True) -> None:
-        if pid not in self.roles:
-            raise InvalidInputError(f"participant {pid!r} is not in the room")
-        self.mixer.set_muted(pid, muted)
+    @_locked
+    def mute(self, by: str, pid: str, muted: bool = True) -> None:
+        """Mute or unmute `pid`. Anyone may mute themselves; muting or unmuting someone
+        else needs a host; while mute-all holds, only a host may unmute a guest. A muted
+        participant is neither heard nor ever the active speaker."""
+        action = Action.MUTE if muted else Action.UNMUTE
+        self._known(action, by, pid)
+        if by != pid:
+            self._host_action(action, by, pid)
+        elif not muted and self.muted_all and self.roles[pid] != "host":
+            self._refuse(action, by, pid, f"{pid!r} was muted by a host; a host must unmute them")
+        if not muted and self.roles[pid] == "audience":
+            self._refuse(action, by, pid, f"{pid!r} is in the audience; bring them on stage to be heard")
+        self._set_muted(pid, muted)
+        self._audit(action, by, pid, Outcome.OK)
+        self._emit(Event(EventKind.MUTED if muted else EventKind.UNMUTED, pid, self.mixer.time, f"by {by}", actor=by))
 
+    @_locked
     def set_stage(self, by: str, pid: str, on_stage: bool = True) -> None:
         """Auditorium: bring someone on stage (seen and heard) or back to the audience."""
-        self._require_host(by)
+        action = Action.STAGE_ON if on_stage else Action.STAGE_OFF
+        self._host_action(action, by, pid)
         if not self.policy.stage:
-            raise InvalidInputError(f"a {self.type} room has no stage")
-        if pid not in self.roles:
-            raise InvalidInputError(f"participant {pid!r} is not in the room")
+            self._invalid(action, by, pid, f"a {self.type} room has no stage")
+        self._known(action, by, pid)
         if self.roles[pid] != "host":
-            self.roles[pid] = "speaker" if on_stage else "audience"
+            self.roles[pid] = self.mixer.member(pid).role = "speaker" if on_stage else "audience"
         self.mixer.set_visible(pid, on_stage)
-        self.mixer.set_muted(pid, not on_stage)
+        self._set_muted(pid, not on_stage or (self.muted_all and self.roles[pid] != "host"))
+        self._audit(action, by, pid, Outcome.OK)
+        self._emit(Event(EventKind.STAGE_CHANGED, pid, self.mixer.time, f"{'on' if on_stage else 'off'} stage, by {by}", actor=by))
+
+    @_locked
+    def set_layout(self, by: str, layout: str | Mapping, *, variant: str = "1+7", self_view: str | None = None) -> None:
+        """gallery, speaker (variant 1+7, 1+21, 2+21, 1+33) or a custom spec; hosts only."""
+        self._require_host(by)
+        self.mixer.set_layout(layout, variant=variant, self_view=self_view)
+
+    @_locked
+    def pin(self, by: str, pid: str | None) -> None:
+        """Spotlight `pid` in the main tile for everyone, whoever speaks (None: follow the
+        speaker again); hosts only."""
+        self._require_host(by)
+        if pid is not None:
+            self._admitted(pid)
+        self.mixer.pin(pid)
+
+    @_locked
+    def set_gain(self, by: str, pid: str, gain: float) -> None:
+        """Scale `pid`'s voice in everyone's mix (0..4; 1 is as sent); hosts only."""
+        self._require_host(by)
+        self._admitted(pid)
+        if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not 0.0 <= gain <= MAX_GAIN:
+            raise InvalidInputError(f"gain must be a number in 0..{MAX_GAIN:g}, got {gain!r}")
+        self.mixer.set_gain(pid, float(gain))
+
+    @_locked
+    def rename(self, by: str, name: str) -> None:
+        """The room's display name (on the lobby's holding picture, in the audit log); hosts only."""
+        self._require_host(by)
+        new = _check_name(name)
+        if not new:
+            raise InvalidInputError("the room's name must not be empty")
+        self.name = self.audit.room = self.mixer.name = new
 
     def request_keyframe(self, pid: str) -> None:
         """`pid` lost pictures (its PLI/FIR): the next frame of the view it receives is an IDR."""
+        self.member(pid)
         self.mixer.request_keyframe_for(pid)
 
     # --- presentation -------------------------------------------------------------------
+    @_locked
     def start_presentation(self, by: str, **options) -> None:
-        """`by` shares content (a second stream; see Mixer.start_presentation for options)."""
-        if by not in self.roles:
-            raise InvalidInputError(f"participant {by!r} is not in the room")
+        """`by` shares content (a second stream; see Mixer.start_presentation for options).
+        In rooms whose policy says so, only hosts may present."""
+        self._known(Action.PRESENTATION_START, by, by)
         if not self.policy.guests_present and self.roles[by] != "host":
-            raise PermissionDenied(f"only a host may present in a {self.type} room")
+            self._refuse(Action.PRESENTATION_START, by, None, f"only a host may present in a {self.type} room")
         self.mixer.start_presentation(by, **options)
+        self._audit(Action.PRESENTATION_START, by, None, Outcome.OK)
 
     def push_content(self, data, t: float) -> None:
+        """A frame of the presentation: H.264 (bytes or av.Packet) or an av.VideoFrame."""
         self.mixer.push_content(data, t)
 
+    @_locked
     def stop_presentation(self, by: str) -> None:
         """The presenter or a host ends the presentation."""
         content = self.mixer.content
         if content is None:
-            raise InvalidInputError("no presentation is running")
+            self._invalid(Action.PRESENTATION_STOP, by, None, "no presentation is running")
         if by != content.presenter:
-            self._require_host(by)
+            self._host_action(Action.PRESENTATION_STOP, by, content.presenter)
         self.mixer.stop_presentation()
+        self._audit(Action.PRESENTATION_STOP, by, content.presenter, Outcome.OK)
+
+    # --- recording and streaming ------------------------------------------------------
+    @_locked
+    def start_recording(self, by: str, target: str | os.PathLike, **sink_options) -> ContainerSink:
+        """Record the room as observers see it (the broadcast view and the mix) to `target`
+        (MP4/MKV; see ContainerSink for options); a REC badge is burned into every
+        composite while it runs; hosts only."""
+        return self._start_sink("recording", by, target, sink_options)
+
+    @_locked
+    def stop_recording(self, by: str) -> None:
+        self._stop_sink("recording", by)
+
+    @_locked
+    def start_streaming(self, by: str, url: str, **sink_options) -> ContainerSink:
+        """Stream the room to `url` (rtmp://..., or a file); a LIVE badge is burned into
+        every composite while it runs; hosts only."""
+        return self._start_sink("streaming", by, url, sink_options)
+
+    @_locked
+    def stop_streaming(self, by: str) -> None:
+        self._stop_sink("streaming", by)
 
     # --- media ------------------------------------------------------------------------
     def push_video(self, pid: str, data, t: float) -> None:
@@ -204,30 +373,180 @@ class Room:
         if pid in self.roles:
             self.mixer.push_audio(pid, data, t)
 
+    @_locked
     def tick(self, t: float) -> TickOutput:
+        """Everything due by media time `t`. The events of the tick are in `out.events`
+        (with any listener, audit or sink failures reported since the last tick) and go
+        to the history and the listeners; a failing listener never costs the output."""
         if self.policy.test_tune:
             self._feed_tune(t)
         out = self.mixer.tick(t)
-        for e in out.events:
-            if e.participant != TUNE_ID:
-                self._emit(e)
         out.events = [e for e in out.events if e.participant != TUNE_ID]
+        for kind, sink in list(self._sinks.items()):
+            try:
+                sink.write(out)
+            except Exception as e:  # noqa: BLE001  (a broken recording or stream must not stop the room)
+                log.exception("%s to %s failed", kind, sink.target)
+                self._drop_sink(kind)
+                self._audit(_SINK_ACTIONS[kind][1], None, None, Outcome.FAILED, repr(e))
+                self._report(Event(f"{kind}_failed", None, self.mixer.time, repr(e)))
+        with self._reports_lock:
+            deferred, self._deferred = self._deferred, []
+        out.events += deferred
+        for e in out.events:
+            self.events.emit(e)
+        out.events += self._take_reports()
         return out
 
+    @_locked
+    def close(self) -> TickOutput:
+        """Finish recordings and streams with the encoders' last packets, close the
+        mixer and the audit log. Returns the mixer's final output."""
+        final = self.mixer.close()
+        for kind in list(self._sinks):
+            self._drop_sink(kind, final)
+        self.audit.close()
+        return final
+
     # --- internals --------------------------------------------------------------------
+    def _entered(self, pid: str, role: str, on_stage: bool) -> None:
+        self.roles[pid] = self.mixer.member(pid).role = role if on_stage else "audience"
+        if not on_stage or (self.muted_all and role != "host"):
+            self._set_muted(pid, True)
+
+    def _set_muted(self, pid: str, muted: bool) -> None:
+        self.mixer.set_muted(pid, muted)  # neither heard nor ever the active speaker
+        (self._muted.add if muted else self._muted.discard)(pid)
+
+    def _start_sink(self, kind: str, by: str, target, options: dict) -> ContainerSink:
+        start, _ = _SINK_ACTIONS[kind]
+        self._host_action(start, by, None)
+        if kind in self._sinks:
+            self._invalid(start, by, None, f"the room is already {kind}")
+        if "on_event" in options:
+            self._invalid(start, by, None, "the room reports sink events itself; subscribe to the room")
+        try:
+            sink = ContainerSink(self.mixer, target, on_event=self._defer, **options)
+        except TypeError as e:  # an unknown option
+            self._invalid(start, by, None, f"{kind}: {e}")
+        except VmediaError as e:
+            self._audit(start, by, None, Outcome.INVALID, str(e))
+            raise
+        self._sinks[kind] = sink
+        self.mixer.set_indicators(self.indicators)
+        self._audit(start, by, None, Outcome.OK)
+        self._emit(Event(f"{kind}_started", None, self.mixer.time, f"by {by}", actor=by))
+        return sink
+
+    def _stop_sink(self, kind: str, by: str) -> None:
+        _, stop = _SINK_ACTIONS[kind]
+        self._host_action(stop, by, None)
+        if kind not in self._sinks:
+            self._invalid(stop, by, None, f"the room is not {kind}")
+        self._drop_sink(kind)
+        self._audit(stop, by, None, Outcome.OK)
+        self._emit(Event(f"{kind}_stopped", None, self.mixer.time, f"by {by}", actor=by))
+
+    def _drop_sink(self, kind: str, final: TickOutput | None = None) -> None:
+        sink = self._sinks.pop(kind)
+        if not self.mixer.closed:
+            self.mixer.set_indicators(self.indicators)
+        sink.close(final)  # never raises: problems are in its stats and events
+
     def _feed_tune(self, t: float) -> None:
         while self._tune_pos * FRAME_SECONDS < t + FRAME_SECONDS:
             i = (self._tune_pos * FRAME_SIZE) % (len(self._tune) - FRAME_SIZE)
             self.mixer.push_audio(TUNE_ID, np.ascontiguousarray(self._tune[i : i + FRAME_SIZE]), self._tune_pos * FRAME_SECONDS)
             self._tune_pos += 1
 
+    def _admitted(self, pid: str) -> None:
+        if not isinstance(pid, str) or pid not in self.roles:
+            waiting = isinstance(pid, str) and pid in self.mixer.waiting
+            raise InvalidInputError(f"participant {pid!r} is " + ("waiting in the lobby" if waiting else "not in the room"))
+
     def _require_host(self, pid: str, *, controls: bool = False) -> None:
-        if self.roles.get(pid) != "host":
+        if not isinstance(pid, str) or self.roles.get(pid) != "host":
             raise PermissionDenied(f"{pid!r} is not a host of this room")
         if controls and not self.policy.host_controls:
             raise PermissionDenied(f"a {self.type} room has no host controls")
 
+    def _host_action(self, action: Action, by: str, target: str | None, *, controls: bool = False) -> None:
+        """Refuse (and audit the refusal) unless `by` is a host with this right here."""
+        try:
+            self._require_host(by, controls=controls)
+        except PermissionDenied as e:
+            self._refuse(action, by, target, str(e))
+
+    def _known(self, action: Action, by: str, pid: str) -> None:
+        try:
+            self._admitted(pid)
+        except InvalidInputError as e:
+            self._invalid(action, by, pid, str(e))
+
+    def _refuse(self, action: Action, by: str, target: str | None, reason: str):
+        self._audit(action, by, target, Outcome.DENIED, reason)
+        raise PermissionDenied(reason)
+
+    def _invalid(self, action: Action, by: str, target: str | None, reason: str):
+        self._audit(action, by, target, Outcome.INVALID, reason)
+        raise InvalidInputError(reason)
+
+    def _pin_refused(self, pid: str, e: PinRefused) -> None:
+        # The reason and the wait, never the PIN.
+        detail = f"{e.reason}: {e}"
+        self._audit(Action.PIN_FAILED, pid, pid, Outcome.DENIED, detail)
+        self._emit(Event(EventKind.PIN_FAILED, pid, self.mixer.time, detail, actor=pid))
+        if e.locked_out:
+            whom = "PIN entry to the room" if e.scope == "room" else repr(pid)
+            self._audit(Action.PIN_LOCKOUT, pid, None if e.scope == "room" else pid, Outcome.DENIED,
+                        f"{whom} locked for {e.retry_after_s:.0f} s")
+            self._emit(Event(EventKind.PIN_LOCKED_OUT, pid, self.mixer.time, f"{e.scope} locked for {e.retry_after_s:.0f} s"))
+
+    def _audit(self, action: Action, actor: str | None, target: str | None, outcome: Outcome, detail: str = "") -> None:
+        if actor is not None and not isinstance(actor, str):
+            actor = repr(actor)[:80]
+        if target is not None and not isinstance(target, str):
+            target = repr(target)[:80]
+        self.audit.record(action, actor=actor, target=target, outcome=outcome, detail=detail)
+
+    def _audit_failed(self, exc: Exception, record: AuditRecord) -> None:
+        self._report(Event(EventKind.AUDIT_FAILED, record.actor, self.mixer.time, f"{record.action}: {exc!r}"))
+
+    def _listener_failed(self, listener, event: Event, exc: Exception) -> Event:
+        name = getattr(listener, "__qualname__", None) or repr(listener)
+        failure = Event(EventKind.LISTENER_FAILED, event.participant, event.time, f"{name} on {event.kind}: {exc!r}")
+        with self._reports_lock:
+            self._reports.append(failure)  # the history and the listeners get it from EventHistory
+        return failure
+
+    def _report(self, event: Event) -> None:
+        """A failure outside a tick (an audit sink, a sink's write): into the history and
+        to the listeners now, and into the next tick's out.events."""
+        with self._reports_lock:
+            self._reports.append(event)
+        self.events.emit(event)
+
+    def _defer(self, event: Event) -> None:
+        """A sink's news from its writer thread: listeners hear it on the tick's thread."""
+        with self._reports_lock:
+            self._deferred.append(event)
+
+    def _take_reports(self) -> list[Event]:
+        with self._reports_lock:
+            reports, self._reports = self._reports, []
+        return reports
+
     def _emit(self, event: Event) -> None:
-        self.events.append(event)
-        for listener in self._listeners:
-            listener(event)
+        self.events.emit(event)
+
+
+_SINK_ACTIONS = {"recording": (Action.RECORDING_START, Action.RECORDING_STOP),
+                 "streaming": (Action.STREAMING_START, Action.STREAMING_STOP)}
+
+
+def _check_name(name: str | None) -> str:
+    if name is None:
+        return ""
+    if not isinstance(name, str) or len(name) > 256:
+        raise InvalidInputError(f"a room name must be a string of at most 256 characters, got {type(name).__name__}")
+    return name
