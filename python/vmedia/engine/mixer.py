@@ -142,7 +142,6 @@ class Mixer:
         self._video_in: dict[str, VideoInput] = {}  # admitted participants' inputs
         self._audio_in: dict[str, AudioInput] = {}
         self._hidden: set[str] = set()
-        self._muted: set[str] = set()
         self._indicators: list[str] = []  # recording / streaming badges on the composites
         self._compositors = {p.name: Compositor(p.width, p.height, background, threads=compose_threads) for p in profiles}
         self._views: dict[str, _View] = {}  # view key -> its encoder
@@ -244,7 +243,6 @@ class Mixer:
             return
         del self._video_in[pid], self._audio_in[pid]
         self._hidden.discard(pid)
-        self._muted.discard(pid)
         self._audio.remove(pid)
         if pid in self._history:
             self._history.remove(pid)
@@ -285,7 +283,6 @@ class Mixer:
         """Muted: not mixed and never the active speaker; unmuting makes them eligible again."""
         self._admitted(pid)
         self._audio.set_muted(pid, muted)
-        (self._muted.add if muted else self._muted.discard)(pid)
 
     @_locked
     def set_indicators(self, kinds: Sequence[str]) -> None:
@@ -464,9 +461,7 @@ class Mixer:
         frames = {}
         for pid, audio in self._audio_in.items():
             f = audio.take(j)
-            # A muted voice never reaches the detector, so it can never take the floor
-            # (its mix gain is 0 anyway); unmuting makes it eligible again.
-            if f is not None and pid not in self._muted:
+            if f is not None:
                 frames[pid] = f
             out.events += [Event(EventKind.STREAM_ERROR, pid, now, f"audio: {p}") for p in audio.problems()]
         mix = self._audio.process(frames)
