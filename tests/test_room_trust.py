@@ -442,3 +442,23 @@ def test_stage_changes_are_audited_and_refused_without_a_stage():
         other.join("h", role="host")
         other.join("x")
         other.set_stage("h", "x")
+
+
+def test_a_host_removes_someone_from_the_room_or_the_lobby():
+    records = []
+    room = Room("sensitive", audit=records.append)
+    room.join("doc", role="host")
+    room.join("pat")
+    room.join("pat2")
+    room.admit("doc", "pat")
+    with pytest.raises(PermissionDenied, match="not a host"):
+        room.remove("pat", "doc")
+    room.remove("doc", "pat")
+    room.remove("doc", "pat2")
+    assert room.participants == ["doc"] and not room.lobby
+    with pytest.raises(InvalidInputError, match="ghost"):
+        room.remove("doc", "ghost")
+    assert [(r.actor, r.action, r.target, r.outcome) for r in records[-4:]] == [
+        ("pat", "remove", "doc", "denied"), ("doc", "remove", "pat", "ok"), ("doc", "remove", "pat2", "ok"),
+        ("doc", "remove", "ghost", "invalid")]
+    assert [e.participant for e in room.events if e.kind == "removed"] == ["pat", "pat2"]

@@ -31,6 +31,7 @@ class EventKind(str, Enum):
     MUTED = "muted"  # `actor` muted `participant` (themselves, or a host did)
     UNMUTED = "unmuted"
     LEFT_LOBBY = "left_lobby"  # a guest hung up while waiting
+    REMOVED = "removed"  # a host disconnected `participant` (hang up their call)
     STAGE_CHANGED = "stage_changed"  # auditorium: `participant` came on stage or went back (detail)
     PIN_FAILED = "pin_failed"  # detail: wrong_pin | pin_required | backoff | locked_out, and the wait
     PIN_LOCKED_OUT = "pin_locked_out"  # a caller, or PIN entry to the whole room, is locked for a while

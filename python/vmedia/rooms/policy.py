@@ -30,6 +30,8 @@ MAX_ROOM_SIZE = 10_000  # a sanity bound on configured sizes, far beyond one pro
 
 @dataclass(frozen=True)
 class RoomPolicy:
+    """What a kind of room allows. Build one with from_dict/from_json, or use POLICIES."""
+
     name: str
     min_participants: int  # the smallest meeting the type is meant for (descriptive: nobody waits for it)
     max_participants: int  # enforced on join and on admission

@@ -138,6 +138,7 @@ class Room:
         return self.roles.get(pid) or self.member(pid).role
 
     def is_muted(self, pid: str) -> bool:
+        """Whether `pid` is muted (by themselves, a host, mute-all, or being in the audience)."""
         self._admitted(pid)
         return pid in self._muted
 
@@ -222,6 +223,23 @@ class Room:
         del self.roles[pid]
         self._muted.discard(pid)
         self._audit(Action.LEAVE, pid, pid, Outcome.OK)
+
+    @_locked
+    def remove(self, by: str, pid: str) -> None:
+        """A host disconnects someone, from the room or from the lobby (the server then
+        hangs up their call)."""
+        self._host_action(Action.REMOVE, by, pid)
+        if by == pid:
+            self._invalid(Action.REMOVE, by, pid, "to leave, call leave(); a host does not remove themselves")
+        if isinstance(pid, str) and pid in self.mixer.waiting:
+            self.mixer.remove_participant(pid)
+        else:
+            self._known(Action.REMOVE, by, pid)
+            self.mixer.remove_participant(pid)
+            del self.roles[pid]
+            self._muted.discard(pid)
+        self._audit(Action.REMOVE, by, pid, Outcome.OK)
+        self._emit(Event(EventKind.REMOVED, pid, self.mixer.time, f"by {by}", actor=by))
 
     # --- host controls ----------------------------------------------------------------
     @_locked
@@ -352,6 +370,7 @@ class Room:
 
     @_locked
     def stop_recording(self, by: str) -> None:
+        """Finish the recording (the file is complete when this returns); hosts only."""
         self._stop_sink("recording", by)
 
     @_locked
@@ -362,14 +381,19 @@ class Room:
 
     @_locked
     def stop_streaming(self, by: str) -> None:
+        """End the stream; hosts only."""
         self._stop_sink("streaming", by)
 
     # --- media ------------------------------------------------------------------------
     def push_video(self, pid: str, data, t: float) -> None:
+        """`pid`'s H.264 (Annex B bytes or av.Packet) or av.VideoFrame at media time `t`;
+        media from the lobby goes nowhere."""
         if pid in self.roles:  # the lobby's media goes nowhere
             self.mixer.push_video(pid, data, t)
 
     def push_audio(self, pid: str, data, t: float) -> None:
+        """`pid`'s audio in its codec (or float32 48 kHz mono) at media time `t`; media
+        from the lobby goes nowhere."""
         if pid in self.roles:
             self.mixer.push_audio(pid, data, t)
 
