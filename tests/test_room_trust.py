@@ -2,6 +2,8 @@
 what, and the policy holes found by using a Room as a server would are closed."""
 
 import json
+import os
+import time
 import re
 
 import av
@@ -462,3 +464,40 @@ def test_a_host_removes_someone_from_the_room_or_the_lobby():
         ("pat", "remove", "doc", "denied"), ("doc", "remove", "pat", "ok"), ("doc", "remove", "pat2", "ok"),
         ("doc", "remove", "ghost", "invalid")]
     assert [e.participant for e in room.events if e.kind == "removed"] == ["pat", "pat2"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_recording_that_fails_is_reported_audited_and_its_badge_removed():
+    records = []
+    room = Room("administrative", audit=records.append)
+    room.join("h", role="host")
+    room.start_recording("h", "/dev/full", format="mpegts")  # a disk that is always full
+    failed = []
+    for i in range(600):  # the writer finds out within a few hundred ms; the room keeps ticking meanwhile
+        out = room.tick(i / 30)
+        failed += [e for e in out.events if e.kind == "recording_failed"]
+        if failed:
+            break
+        time.sleep(0.005)
+    assert failed and "No space left" in failed[0].detail
+    assert room.indicators == [] and out.video["720p"]
+    assert (records[-1].action, records[-1].outcome) == ("recording_stop", "failed")
+    out = room.tick((i + 2) / 30)
+    assert out.composites["720p"].v[:40, 500:].max() < 160  # no REC badge any more
+    room.start_recording("h", "/dev/null", format="mpegts")  # a host can start again
+    room.close()
+
+
+def test_a_presentation_that_ends_because_its_presenter_goes_is_audited():
+    records = []
+    room = Room("administrative", audit=records.append)
+    room.join("h", role="host")
+    room.join("a")
+    room.join("b")
+    room.start_presentation("a")
+    room.start_presentation("b")  # replaces a's
+    room.leave("b")  # ends b's
+    assert [(r.actor, r.action, r.target, r.detail) for r in records if r.action.startswith("presentation")] == [
+        ("a", "presentation_start", None, ""), ("b", "presentation_stop", "a", "replaced by b's presentation"),
+        ("b", "presentation_start", None, ""), ("b", "presentation_stop", "b", "the presenter left")]
+    assert room.mixer.content is None

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -219,6 +219,7 @@ class Room:
             self._emit(Event(EventKind.LEFT_LOBBY, pid, self.mixer.time, actor=pid))
             return
         self._admitted(pid)
+        self._end_presentation_of(pid, pid, "the presenter left")
         self.mixer.remove_participant(pid)  # its "left" event comes with the next tick
         del self.roles[pid]
         self._muted.discard(pid)
@@ -235,6 +236,7 @@ class Room:
             self.mixer.remove_participant(pid)
         else:
             self._known(Action.REMOVE, by, pid)
+            self._end_presentation_of(pid, by, "the presenter was removed")
             self.mixer.remove_participant(pid)
             del self.roles[pid]
             self._muted.discard(pid)
@@ -342,7 +344,10 @@ class Room:
         self._known(Action.PRESENTATION_START, by, by)
         if not self.policy.guests_present and self.roles[by] != "host":
             self._refuse(Action.PRESENTATION_START, by, None, f"only a host may present in a {self.type} room")
-        self.mixer.start_presentation(by, **options)
+        running = self.mixer.content
+        self.mixer.start_presentation(by, **options)  # checks the options; replaces a running one
+        if running is not None:
+            self._audit(Action.PRESENTATION_STOP, by, running.presenter, Outcome.OK, f"replaced by {by}'s presentation")
         self._audit(Action.PRESENTATION_START, by, None, Outcome.OK)
 
     def push_content(self, data, t: float) -> None:
@@ -408,17 +413,19 @@ class Room:
         out.events = [e for e in out.events if e.participant != TUNE_ID]
         for kind, sink in list(self._sinks.items()):
             try:
+                if not sink.alive:  # its writer gave up (a full disk): say so, take the badge off
+                    raise VmediaError(sink.error or "the writer stopped")
                 sink.write(out)
             except Exception as e:  # noqa: BLE001  (a broken recording or stream must not stop the room)
-                log.exception("%s to %s failed", kind, sink.target)
+                log.error("%s to %s failed: %s", kind, sink.target, e)
                 self._drop_sink(kind)
-                self._audit(_SINK_ACTIONS[kind][1], None, None, Outcome.FAILED, repr(e))
-                self._report(Event(f"{kind}_failed", None, self.mixer.time, repr(e)))
+                self._audit(_SINK_ACTIONS[kind][1], None, None, Outcome.FAILED, str(e))
+                self._report(Event(f"{kind}_failed", None, self.mixer.time, str(e)))
         with self._reports_lock:
             deferred, self._deferred = self._deferred, []
         out.events += deferred
-        for e in out.events:
-            self.events.emit(e)
+        for event in out.events:
+            self.events.emit(event)
         out.events += self._take_reports()
         return out
 
@@ -437,6 +444,12 @@ class Room:
         self.roles[pid] = self.mixer.member(pid).role = role if on_stage else "audience"
         if not on_stage or (self.muted_all and role != "host"):
             self._set_muted(pid, True)
+
+    def _end_presentation_of(self, pid: str, by: str, why: str) -> None:
+        """Audit the presentation that ends because its presenter goes (the mixer ends it)."""
+        content = self.mixer.content
+        if content is not None and content.presenter == pid:
+            self._audit(Action.PRESENTATION_STOP, by, pid, Outcome.OK, why)
 
     def _set_muted(self, pid: str, muted: bool) -> None:
         self.mixer.set_muted(pid, muted)  # neither heard nor ever the active speaker
@@ -507,11 +520,11 @@ class Room:
         except InvalidInputError as e:
             self._invalid(action, by, pid, str(e))
 
-    def _refuse(self, action: Action, by: str, target: str | None, reason: str):
+    def _refuse(self, action: Action, by: str, target: str | None, reason: str) -> NoReturn:
         self._audit(action, by, target, Outcome.DENIED, reason)
         raise PermissionDenied(reason)
 
-    def _invalid(self, action: Action, by: str, target: str | None, reason: str):
+    def _invalid(self, action: Action, by: str, target: str | None, reason: str) -> NoReturn:
         self._audit(action, by, target, Outcome.INVALID, reason)
         raise InvalidInputError(reason)
 

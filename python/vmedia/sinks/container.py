@@ -227,6 +227,12 @@ class ContainerSink:
     def error(self) -> str:
         return self.stats.error
 
+    @property
+    def alive(self) -> bool:
+        """Whether the writer still runs: False once closed or after an error it does not
+        recover from (a file on a full disk; a stream that does not reconnect)."""
+        return self._thread.is_alive()
+
     def __enter__(self) -> ContainerSink:
         return self
 

@@ -42,7 +42,7 @@ def indicator(kind: str, height: int) -> Overlay:
     left, top, right, bottom = ImageDraw.Draw(Image.new("RGBA", (1, 1))).textbbox((0, 0), text, font=font)
     pad = height // 4
     dot = height // 2 if kind == "recording" else 0
-    w = pad + (dot + pad if dot else 0) + (right - left) + pad
+    w = int(pad + (dot + pad if dot else 0) + (right - left) + pad)
     w += w % 2
     box = (0, 0, 0, 170) if kind == "recording" else (*RED, 230)
     img = Image.new("RGBA", (w, height), (0, 0, 0, 0))
