@@ -5,6 +5,7 @@ output profile. FFmpeg (through PyAV) does the work; it releases the GIL while i
 from __future__ import annotations
 
 import logging
+import numbers
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -66,6 +67,9 @@ class VideoDecoder:
         self._ctx = self._open()
 
 
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+
+
 @dataclass(frozen=True)
 class OutputProfile:
     """One encoded rendition of the room's composite."""
@@ -80,6 +84,17 @@ class OutputProfile:
     threads: int = 1  # x264 threads; 1 keeps a room on one core, raise it for 1080p live
 
     def __post_init__(self) -> None:
+        for field in ("width", "height", "fps", "bitrate", "threads"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise InvalidInputError(f"profile {self.name!r}: {field} must be an integer, got {value!r:.40}")
+        interval = self.keyframe_interval
+        if isinstance(interval, bool) or not isinstance(interval, numbers.Real) or not 0.1 <= interval <= 3600:
+            raise InvalidInputError(f"profile {self.name!r}: keyframe_interval must be 0.1..3600 s, got {interval!r:.40}")
+        if self.preset not in X264_PRESETS:
+            raise InvalidInputError(f"profile {self.name!r}: preset must be one of {list(X264_PRESETS)}, got {self.preset!r:.40}")
+        if not 1 <= self.threads <= 64:
+            raise InvalidInputError(f"profile {self.name!r}: threads must be 1..64, got {self.threads}")
         if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
             raise InvalidInputError(f"profile {self.name!r}: size must be positive and even, got {self.width}x{self.height}")
         if not 1 <= self.fps <= 120 or self.bitrate < 10_000:

@@ -36,7 +36,8 @@ class Member:
             raise InvalidInputError(f"display name must be a string of at most {MAX_NAME_LENGTH} characters, got {type(name).__name__} of length {len(str(name))}")
         check_receiver_codec(audio_codec)
         # Phones take one stream: a presentation reaches them inside the composite.
-        content = content or ("in_mix" if audio_codec in ("pcmu", "pcma") else "separate")
-        if content not in CONTENT_MODES:
+        if content is None:
+            content = "in_mix" if audio_codec in ("pcmu", "pcma") else "separate"
+        if not isinstance(content, str) or content not in CONTENT_MODES:
             raise InvalidInputError(f"content must be one of {list(CONTENT_MODES)}, got {content!r}")
         return cls(pid, name or pid, audio_codec=audio_codec, content=content, **fields)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import numbers
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,7 @@ from vmedia.engine.member import Member
 from vmedia.engine.output import AudioFrameOut, TickOutput, VideoFrameOut
 from vmedia.errors import InvalidInputError, VmediaError
 from vmedia.inputs.audio import AudioInput
-from vmedia.inputs.video import VideoInput, check_media_time
+from vmedia.inputs.video import MAX_INPUT_SIZE, VideoInput, check_media_time
 from vmedia import layouts
 from vmedia.media.frames import I420Frame
 from vmedia.media.time import EPS, FRAME_SECONDS
@@ -84,6 +85,13 @@ def shared_decode_pool() -> ThreadPoolExecutor:
     return _shared_pool
 
 
+def _check_number(value, what: str, lo: float, hi: float, *, integer: bool = False) -> None:
+    """A setting must be a real number (an int where `integer`) within lo..hi."""
+    kinds = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kinds) or not lo <= value <= hi:
+        raise InvalidInputError(f"{what} must be {'an integer' if integer else 'a number'} in {lo}..{hi}, got {value!r:.40}")
+
+
 class _View:
     """One distinct view's encoder and the plan it was last drawn with."""
 
@@ -113,9 +121,22 @@ class Mixer:
         compose_threads: int = 1,
         background: str = "#101014",
         name: str = "",
+        max_input_size: tuple[int, int] = MAX_INPUT_SIZE,
     ):
-        if not profiles:
-            raise InvalidInputError("a mixer needs at least one output profile")
+        if not isinstance(profiles, Sequence) or not profiles or not all(isinstance(p, OutputProfile) for p in profiles):
+            raise InvalidInputError(f"a mixer needs a list of one or more OutputProfiles, got {profiles!r:.80}")
+        _check_number(max_mixed, "max_mixed", 1, 64, integer=True)
+        _check_number(stall_after, "stall_after", 0.0, 3600.0)
+        _check_number(placeholder_after, "placeholder_after", 0.0, 3600.0)
+        _check_number(compose_threads, "compose_threads", 1, 16, integer=True)
+        if decode_threads is not None:
+            _check_number(decode_threads, "decode_threads", 1, 256, integer=True)
+        if not isinstance(name, str):
+            raise InvalidInputError(f"the room's name must be a string, got {type(name).__name__}")
+        if not (isinstance(max_input_size, tuple) and len(max_input_size) == 2):
+            raise InvalidInputError(f"max_input_size must be (width, height), got {max_input_size!r:.40}")
+        for side in max_input_size:
+            _check_number(side, "max_input_size", 16, 4096, integer=True)
         fps = {p.fps for p in profiles}
         if len(fps) != 1:
             raise InvalidInputError(f"all output profiles must share one frame rate, got {sorted(fps)}")
@@ -129,6 +150,7 @@ class Mixer:
         self.stall_after, self.placeholder_after = stall_after, placeholder_after
         self.labels = labels
         self.name = name
+        self.max_input_size = max_input_size  # larger senders are refused with an event
         self.audio_codec = audio_codec  # the default for add_participant
         if views not in ("per_receiver", "shared"):
             raise InvalidInputError(f"views must be 'per_receiver' or 'shared', got {views!r}")
@@ -180,10 +202,10 @@ class Mixer:
         return [pid for pid, m in self._members.items() if m.waiting]
 
     def member(self, pid: str) -> Member:
-        try:
-            return self._members[pid]
-        except KeyError:
-            raise InvalidInputError(f"participant {pid!r} is not in the room") from None
+        found = self._members.get(pid) if isinstance(pid, str) else None
+        if found is None:
+            raise InvalidInputError(f"participant {pid!r:.80} is not in the room")
+        return found
 
     @_open
     def add_participant(self, pid: str, name: str | None = None, *, audio_codec: str | None = None, visible: bool = True,
@@ -202,6 +224,8 @@ class Mixer:
     @_open
     def add_member(self, member: Member, *, visible: bool = True) -> None:
         """Add a record made elsewhere (a Room keeps the same record in its lobby)."""
+        if not isinstance(member, Member):
+            raise InvalidInputError(f"expected a Member (see Member.create), got {type(member).__name__}")
         if member.id in self._members:
             raise InvalidInputError(f"participant {member.id!r} is already in the room")
         self._check_profile(member.profile)
@@ -223,7 +247,7 @@ class Mixer:
         self._enter(member, visible)
 
     def _enter(self, member: Member, visible: bool) -> None:
-        video = VideoInput(member.id)
+        video = VideoInput(member.id, max_size=self.max_input_size)
         video.now = self.time
         audio = AudioInput(member.id, member.audio_codec)
         audio.now_index = self._audio_index
@@ -293,6 +317,7 @@ class Mixer:
 
     @_locked
     def set_gain(self, pid: str, gain: float) -> None:
+        _check_number(gain, "gain", 0.0, 16.0)
         self._admitted(pid)
         self._audio.set_gain(pid, gain)
 
@@ -352,6 +377,9 @@ class Mixer:
                            bitrate: int = 1_500_000) -> None:
         """Shared content becomes a second stream (TickOutput.content); receivers that take
         one stream get it in their composite. A new presentation replaces a running one."""
+        for value, what, lo, hi in ((width, "width", 2, 3840), (height, "height", 2, 2160), (fps, "fps", 1, 60),
+                                    (bitrate, "bitrate", 10_000, 50_000_000)):
+            _check_number(value, f"presentation {what}", lo, hi, integer=True)
         self._admitted(presenter)
         if self.content:
             self._stop_content()
@@ -412,6 +440,8 @@ class Mixer:
             skipped = t - MAX_TICK_SPAN - self.time
             self._audio_index = max(self._audio_index, math.ceil((t - MAX_TICK_SPAN) / FRAME_SECONDS - EPS))
             self._video_index = max(self._video_index, math.ceil((t - MAX_TICK_SPAN) * self.fps - EPS))
+            if self.content is not None:
+                self.content.skip_until(t - MAX_TICK_SPAN)
             self._emit(EventKind.STREAM_ERROR, None, f"tick jumped {skipped:.3f} s ahead; that media was skipped")
         for video in [*self._video_in.values(), *([self.content.input] if self.content else [])]:
             video.now = max(video.now, t)  # the look-ahead bound of pushes follows the clock
@@ -631,12 +661,12 @@ class Mixer:
 
     # --- helpers ----------------------------------------------------------------------
     def _admitted(self, pid: str) -> None:
-        if pid not in self._video_in:
+        if not isinstance(pid, str) or pid not in self._video_in:
             self.member(pid)  # not in the room at all
             raise InvalidInputError(f"{pid!r} is waiting in the lobby")
 
     def _check_profile(self, profile: str | None) -> str | None:
-        if profile is not None and profile not in self._profiles:
+        if profile is not None and (not isinstance(profile, str) or profile not in self._profiles):
             raise InvalidInputError(f"no output profile {profile!r}; the mixer has {list(self._profiles)}")
         return profile
 

@@ -4,7 +4,13 @@ frames on the 20 ms grid of media time, sanitise, and hand each frame to the mix
 What a participant sends can never poison the mix: empty payloads are ignored (an RTP
 padding-only packet would otherwise flush the decoder), undecodable packets reopen the
 decoder, non-finite samples are zeroed and magnitudes clipped to full scale, and frames
-stamped far ahead of the room's clock are dropped. Every such case is counted and reported.
+stamped far ahead of the room's clock, or for a slot already mixed, are dropped at push
+time, so at most MAX_AHEAD_FRAMES + 1 frames are ever held. Every such case is counted
+and reported.
+
+A decoder that holds samples back (the resampler behind G.711 or 44.1 kHz frames) completes
+a 20 ms frame only with the next packet; frames are stamped by the packet that completes
+them, so such a participant is heard one frame later instead of always too late.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ import numpy as np
 from vmedia.codecs.audio import AudioDecoder
 from vmedia.errors import InvalidInputError, StreamError
 from vmedia.inputs.video import MAX_AHEAD, check_media_time
-from vmedia.media.time import FRAME_SECONDS, FRAME_SIZE
+from vmedia.media.time import FRAME_SECONDS, FRAME_SIZE, SAMPLE_RATE
 
 log = logging.getLogger("vmedia.inputs")
 MAX_AHEAD_FRAMES = round(MAX_AHEAD / FRAME_SECONDS)
+MAX_PUSH_SAMPLES = 10 * SAMPLE_RATE  # float PCM per push: 10 s (more could never be played)
 
 
 @dataclass
@@ -56,11 +63,7 @@ class AudioInput:
         av.AudioFrame, or float samples at 48 kHz mono, starting at media time t. A jump
         in t (a gap) restarts the frame grid so nothing plays late."""
         if isinstance(data, np.ndarray):  # API misuse is refused before any state changes
-            if not np.issubdtype(data.dtype, np.floating) or not np.isfinite(data).all():
-                raise InvalidInputError(
-                    f"PCM for {self.owner!r} must be finite float samples in -1..1 at 48 kHz mono, got {data.dtype}"
-                    + ("" if np.issubdtype(data.dtype, np.floating) else " (convert integer PCM with x / 32768)")
-                )
+            _check_pcm(data, self.owner)
         elif not isinstance(data, (bytes, bytearray, memoryview, av.Packet, av.AudioFrame)):
             raise InvalidInputError(
                 f"audio for {self.owner!r} must be a payload (bytes or av.Packet), an av.AudioFrame or float32 PCM, "
@@ -85,16 +88,27 @@ class AudioInput:
             self.stats.errors += 1
             self._report(str(e))
             return
+        if not frames:
+            return
         frames = [self._sanitised(f) for f in frames]
+        # Stamped by the packet that completed them: a decoder's look-ahead must not make
+        # every frame late.
+        first = max(self._next, index - len(frames) + 1)
+        self._next = first + len(frames)
         with self._lock:
-            for f in frames:
-                self._frames[self._next] = f
-                self._next += 1
-                self.stats.frames += 1
+            for i, f in enumerate(frames, first):
+                if i < self.now_index:
+                    self.stats.dropped_late += 1  # its slot was mixed already
+                elif i > self.now_index + MAX_AHEAD_FRAMES:
+                    self.stats.dropped_ahead += 1
+                else:
+                    self._frames[i] = f
+                    self.stats.frames += 1
 
     def _decode(self, data) -> list[np.ndarray]:
         if isinstance(data, np.ndarray):
-            x = data.astype(np.float32, copy=False).reshape(-1)
+            with np.errstate(over="ignore"):  # float64 beyond float32's range: inf, then clipped
+                x = data.astype(np.float32, copy=False).reshape(-1)
             return [x[i : i + FRAME_SIZE] for i in range(0, len(x) - FRAME_SIZE + 1, FRAME_SIZE)]
         if self._decoder is None:
             self._decoder = AudioDecoder(self.codec)
@@ -130,6 +144,18 @@ class AudioInput:
         with self._lock:
             problems, self._problems = self._problems, []
         return problems
+
+
+def _check_pcm(data: np.ndarray, owner: str) -> None:
+    if not np.issubdtype(data.dtype, np.floating) or data.ndim not in (1, 2) or (data.ndim == 2 and 1 not in data.shape):
+        raise InvalidInputError(
+            f"PCM for {owner!r} must be float samples in -1..1 at 48 kHz mono (one dimension), "
+            f"got {data.dtype} of shape {data.shape}" + ("" if np.issubdtype(data.dtype, np.floating) else " (convert integer PCM with x / 32768)")
+        )
+    if data.size > MAX_PUSH_SAMPLES:
+        raise InvalidInputError(f"PCM for {owner!r}: at most {MAX_PUSH_SAMPLES} samples per push, got {data.size}")
+    if not np.isfinite(data).all():
+        raise InvalidInputError(f"PCM for {owner!r} must be finite float samples in -1..1 at 48 kHz mono")
 
 
 def _is_empty(data) -> bool:

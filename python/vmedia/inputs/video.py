@@ -9,6 +9,7 @@ and placeholder decisions, and the problems it reports as events.
 from __future__ import annotations
 
 import math
+import numbers
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from vmedia.media.frames import I420Frame
 MAX_INPUT_SIZE = (1920, 1088)  # pixels: larger senders are refused (decode cost, memory)
 MAX_AHEAD = 2.0  # seconds: media stamped further ahead of the room's clock is dropped
 MAX_QUEUED = 240  # entries: about 8 s at 30 fps; beyond it the oldest are dropped
+MAX_QUEUED_BYTES = 32 << 20  # bytes of queued packets (pictures: their pixel bytes) per input
+MAX_DECODES_PER_FRAME = 8  # access units decoded per output frame; a faster sender loses the rest
 
 # Picture formats converted to I420; anything else (Bayer, paletted, hardware surfaces)
 # is refused with an event, since swscale aborts the process on some of them.
@@ -43,11 +46,10 @@ class InputStats:
 
 
 def check_media_time(t, what: str) -> float:
-    """A push's timestamp: a finite number of seconds."""
-    try:
-        t = float(t)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{what} timestamp must be a number of seconds, got {type(t).__name__}") from None
+    """A push's timestamp: a finite number of seconds (not a string, not a bool)."""
+    if isinstance(t, bool) or not isinstance(t, numbers.Real):
+        raise InvalidInputError(f"{what} timestamp must be a number of seconds, got {type(t).__name__}")
+    t = float(t)
     if not math.isfinite(t):
         raise InvalidInputError(f"{what} timestamp must be finite, got {t}")
     return t
@@ -68,7 +70,9 @@ class VideoInput:
         self.visible = False
         self.stalled = False
         self.now = 0.0  # the room's media time, for the look-ahead bound
-        self._queue: deque = deque()  # (media time, packet or av.VideoFrame)
+        self._queue: deque = deque()  # (media time, packet or av.VideoFrame, its bytes)
+        self._queued_bytes = 0
+        self._push_problem = ""  # a picture refused at push time, reported by the next decode
         self._lock = threading.Lock()
         self._last_problem = ""
 
@@ -79,16 +83,29 @@ class VideoInput:
                 f"video for {self.owner!r} must be H.264 bytes, an av.Packet or an av.VideoFrame, got {type(data).__name__}"
             )
         t = check_media_time(t, f"video for {self.owner!r}")
+        if isinstance(data, av.VideoFrame):
+            size = data.width * data.height * 3 // 2
+            problem = self._oversized(data.width, data.height)
+        else:
+            size, problem = (data.size if isinstance(data, av.Packet) else len(data)), ""
         with self._lock:
             self.stats.received += 1
+            if problem:  # never queued: a huge picture must not sit in memory
+                self.stats.errors += 1
+                self._push_problem = f"unusable picture: {problem}"
+                return
             if t > self.now + MAX_AHEAD:
                 self.stats.dropped_ahead += 1
                 return
-            if len(self._queue) >= MAX_QUEUED:
-                self._queue.popleft()
+            while self._queue and (len(self._queue) >= MAX_QUEUED or self._queued_bytes + size > MAX_QUEUED_BYTES):
+                self._queued_bytes -= self._queue.popleft()[2]
                 self.stats.dropped_overflow += 1
                 self.waiting_for_keyframe = True  # a hole in the stream: restart at an IDR
-            self._queue.append((t, data))
+            if size > MAX_QUEUED_BYTES:
+                self.stats.dropped_overflow += 1
+                return
+            self._queue.append((t, data, size))
+            self._queued_bytes += size
 
     @property
     def queued(self) -> int:
@@ -98,7 +115,9 @@ class VideoInput:
         with self._lock:
             due = []
             while self._queue and self._queue[0][0] <= t:
-                due.append(self._queue.popleft())
+                when, data, size = self._queue.popleft()
+                self._queued_bytes -= size
+                due.append((when, data))
             return due
 
     # --- work (engine threads) ------------------------------------------------------
@@ -113,8 +132,18 @@ class VideoInput:
         """Decode everything due by media time t and keep the newest picture. Returns the
         problems to report (never raises: one broken stream must not stop the room)."""
         problems: list[str] = []
+        with self._lock:
+            if self._push_problem:
+                problems.append(self._push_problem)
+                self._push_problem = ""
         newest = None
-        for when, data in self._take_due(t):
+        due = self._take_due(t)
+        flood = len(due) > MAX_DECODES_PER_FRAME  # more than the room can afford to decode
+        if flood:
+            self.stats.dropped_overflow += len(due) - MAX_DECODES_PER_FRAME
+            problems.append(f"sent {len(due)} pictures for one output frame; {len(due) - MAX_DECODES_PER_FRAME} dropped")
+            due = due[:MAX_DECODES_PER_FRAME]
+        for when, data in due:
             if when < self.frame_time:
                 self.stats.dropped_late += 1
                 continue
@@ -134,6 +163,8 @@ class VideoInput:
                 self.stats.errors += 1
                 self.waiting_for_keyframe = True
                 problems.append(str(e))
+        if flood:  # the dropped rest left a hole: restart at the next IDR
+            self.waiting_for_keyframe = True
         if newest is not None:
             when, frame = newest
             try:
@@ -148,10 +179,15 @@ class VideoInput:
             self._last_problem = problems[-1]
         return fresh
 
+    def _oversized(self, w: int, h: int) -> str:
+        if w * h > self.max_size[0] * self.max_size[1] or w > 4096 or h > 4096:
+            return f"{w}x{h} is larger than the {self.max_size[0]}x{self.max_size[1]} input limit"
+        return ""
+
     def _usable(self, frame: av.VideoFrame) -> I420Frame:
         w, h = frame.width, frame.height
-        if w * h > self.max_size[0] * self.max_size[1] or w > 4096 or h > 4096:
-            raise InvalidInputError(f"{w}x{h} is larger than the {self.max_size[0]}x{self.max_size[1]} input limit")
+        if self._oversized(w, h):
+            raise InvalidInputError(self._oversized(w, h))
         if w < 2 or h < 2:
             raise InvalidInputError(f"{w}x{h} is too small to show")
         fmt = frame.format.name

@@ -255,8 +255,14 @@ def custom(
         except json.JSONDecodeError as e:
             raise InvalidInputError(f"custom layout is not valid JSON: {e}") from None
     groups = spec.get("groups") if isinstance(spec, Mapping) else None
-    if not groups or not isinstance(groups, list):
-        raise InvalidInputError("custom layout needs a non-empty 'groups' list")
+    if not groups or not isinstance(groups, list) or not all(isinstance(g, Mapping) for g in groups):
+        raise InvalidInputError("custom layout needs a non-empty 'groups' list of objects")
+    for g in groups:
+        limit = g.get("max_participants", math.inf)
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit != limit:
+            raise InvalidInputError(f"custom layout group max_participants must be a number, got {limit!r:.40}")
+        if not isinstance(g.get("regions"), list) or not all(isinstance(r, Mapping) for r in g["regions"]):
+            raise InvalidInputError(f"custom layout group {g!r:.80} needs a 'regions' list of objects")
     groups = sorted(groups, key=lambda g: g.get("max_participants", math.inf))
     group = next((g for g in groups if len(ids) <= g.get("max_participants", math.inf)), groups[-1])
     regions = group.get("regions")

@@ -24,7 +24,10 @@ def parse_rgb(color: str | tuple[int, int, int]) -> tuple[int, int, int]:
             return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
         except ValueError:
             raise InvalidInputError(f"colour must be '#RRGGBB', got {color!r}") from None
-    rgb = tuple(int(c) for c in color)
+    try:
+        rgb = tuple(int(c) for c in color)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"colour must be '#RRGGBB' or three values in 0..255, got {color!r:.40}") from None
     if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
         raise InvalidInputError(f"colour must be three values in 0..255, got {color!r}")
     return rgb  # type: ignore[return-value]

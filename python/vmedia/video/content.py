@@ -7,6 +7,8 @@ size when smaller than the limit, else fitted into it) and encoded at its own fr
 
 from __future__ import annotations
 
+import math
+
 import av
 
 from vmedia.codecs.video import OutputProfile, VideoEncoder
@@ -69,6 +71,10 @@ class ContentStream:
                 packets += self._encoder.encode(self.picture.to_av(), self._index)
             self._index += 1
         return packets, problems
+
+    def skip_until(self, t: float) -> None:
+        """The room's clock jumped: content frames before t are not produced."""
+        self._index = max(self._index, math.ceil(t * self.fps - EPS))
 
     def request_keyframe(self) -> None:
         if self._encoder:
