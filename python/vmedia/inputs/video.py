@@ -37,6 +37,7 @@ CONVERTIBLE_FORMATS = frozenset(
 @dataclass
 class InputStats:
     received: int = 0
+    empty: int = 0  # zero-length packets ignored
     decoded: int = 0  # pictures decoded (a participant nobody sees stays at 0)
     skipped: int = 0  # dropped unseen while not visible
     dropped_late: int = 0  # stamped before what was already shown
@@ -90,6 +91,9 @@ class VideoInput:
             size, problem = (data.size if isinstance(data, av.Packet) else len(data)), ""
         with self._lock:
             self.stats.received += 1
+            if size == 0:  # an empty packet would flush (end) the decoder
+                self.stats.empty += 1
+                return
             if problem:  # never queued: a huge picture must not sit in memory
                 self.stats.errors += 1
                 self._push_problem = f"unusable picture: {problem}"
