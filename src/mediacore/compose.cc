@@ -101,8 +101,12 @@ Planned plan_op(const I420& canvas, const ComposeOp& op, size_t index, const Sca
       check_rect_inside(s->rect, W, H, w + " destination rect");
       check_crop(s->crop, w);
       const RectF c2{s->crop.x / 2, s->crop.y / 2, s->crop.w / 2, s->crop.h / 2};
-      p.luma = make_scale_plan(s->crop, s->src.y.width, s->src.y.height, s->rect, k);
-      p.chroma = make_scale_plan(c2, s->src.u.width, s->src.u.height, half(s->rect), k);
+      try {
+        p.luma = make_scale_plan(s->crop, s->src.y.width, s->src.y.height, s->rect, k);
+        p.chroma = make_scale_plan(c2, s->src.u.width, s->src.u.height, half(s->rect), k);
+      } catch (const InvalidInput& e) {
+        throw InvalidInput(w + " crop: " + e.what());
+      }
     } else if (auto* b = std::get_if<BorderOp>(&op)) {
       check_even(b->rect, where + " (border) rect");
       check_rect_inside(b->rect, W, H, where + " (border) rect");
