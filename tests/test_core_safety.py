@@ -351,3 +351,55 @@ def test_refused_mixer_call_changes_nothing():
         for key in ("shared", "minus", "levels", "voice"):
             np.testing.assert_array_equal(ra[key], rb[key])
         assert ra["events"] == rb["events"]
+
+
+def test_mixer_membership_queries_during_process_from_another_thread_are_safe():
+    # process() runs without the GIL; len() and `in` used to walk the participant map
+    # without the mixer's lock while process() erased from it.
+    import threading
+
+    rng = np.random.default_rng(15)
+    frames = speech(rng, 20)
+    m = _core.AudioMixer()
+    m.add(1)
+    stop = threading.Event()
+    seen = []
+
+    def churn():
+        k = 100
+        while not stop.is_set():
+            m.add(k)
+            seen.append((len(m), k in m, 1 in m))
+            m.remove(k)  # fades out over the next process(), then is erased there
+            k += 1
+
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        for k in range(400):
+            r = m.process([1], frames[k % 20][None])
+            assert np.abs(r["shared"]).max() <= np.float32(THRESHOLD)
+    finally:
+        stop.set()
+        t.join()
+    assert seen and all(n >= 2 and present and one for n, present, one in seen)
+    assert len(m) == 1
+
+
+def test_one_limiter_shared_by_two_threads_stays_within_its_threshold():
+    import threading
+
+    lim = _core.Limiter()
+    x = np.random.default_rng(16).uniform(-3, 3, 960).astype(np.float32)
+    peaks = []
+
+    def run():
+        for _ in range(200):
+            peaks.append(float(np.abs(lim.process(x)).max()))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(peaks) == 400 and max(peaks) <= np.float32(THRESHOLD)

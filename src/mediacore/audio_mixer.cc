@@ -63,12 +63,14 @@ AudioMixer::AudioMixer(MixerConfig c)
 }
 
 size_t AudioMixer::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;
   for (const auto& [id, p] : people_) n += !p.leaving;
   return n;
 }
 
 bool AudioMixer::has(int64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = people_.find(id);
   return it != people_.end() && !it->second.leaving;
 }

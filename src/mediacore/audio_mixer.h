@@ -84,7 +84,7 @@ class AudioMixer {
   Limiter shared_limiter_;
   std::vector<double> total_;
   std::vector<float> contribution_;
-  std::mutex mu_;
+  mutable std::mutex mu_;  // process() runs without the GIL: every public member takes it
 };
 
 }  // namespace mediacore

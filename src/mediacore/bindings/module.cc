@@ -478,10 +478,9 @@ PYBIND11_MODULE(_core, m) {
         const float* in = float_rows(bufs, x, n, rows, "limiter input");
         py::array_t<float> out(n);
         float* o = out.mutable_data();
-        {
-          py::gil_scoped_release nogil;
-          lim.process(in, o, static_cast<int>(n));
-        }
+        // Keeps the GIL: a Limiter has no lock of its own (the mixer's are guarded by the
+        // mixer's), and two threads sharing one must not race on its ring indices.
+        lim.process(in, o, static_cast<int>(n));
         return out;
       }, py::arg("samples"), "Limit samples (any float32, NaN as silence); |output| <= threshold.");
 }
