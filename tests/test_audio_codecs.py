@@ -89,3 +89,32 @@ def test_bad_codec_names_are_refused():
         AudioDecoder("mp3")
     with pytest.raises(InvalidInputError, match="opus' or 'aac"):
         AudioEncoder("flac")
+
+
+def test_lost_and_undecodable_opus_packets_are_concealed_not_zero_filled():
+    from vmedia import Mixer, OutputProfile
+
+    talk = synth.frames_of(synth.speech(2.0, 130, -20, seed=4))
+    enc = AudioEncoder("opus")
+    packets = [bytes(p) for f in talk for p in enc.encode(f)]
+    lost, broken = {30, 55, 56}, {70}
+    with Mixer([OutputProfile("t", 64, 36, fps=10)], labels=False) as mixer:
+        mixer.add_participant("a")
+        mixer.add_participant("b")
+        heard = []
+        for k, p in enumerate(packets):
+            if k not in lost:
+                # A broken packet: code 3 announcing zero frames (RFC 6716 3.2.5), which libopus refuses.
+                mixer.push_audio("a", bytes([p[0] | 0x03, 0]) if k in broken else p, k * 0.02)
+            out = mixer.tick((k + 1) * 0.02)
+            heard += out.pcm_for("b")
+        stats = mixer.input_stats("a")["audio"]
+    assert stats["concealed"] == 4 and stats["errors"] == 1, repr(stats)
+    rms = [float(np.sqrt(np.mean(x**2))) for x in heard]
+    # b hears a continuous voice where a's packets went missing: concealment carries the
+    # voice on (libopus fades it over consecutive losses) instead of a gap faded to silence.
+    assert len(heard) == len(packets)
+    for k in sorted(lost | broken):
+        original = float(np.sqrt(np.mean(talk[k] ** 2)))
+        if original > 0.02:
+            assert rms[k] > 0.2 * original, (k, rms[k - 2 : k + 2], original)

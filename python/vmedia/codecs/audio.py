@@ -16,7 +16,7 @@ from vmedia.errors import InvalidInputError, StreamError
 
 # Codec names as signalled in SDP, and the FFmpeg decoder and default clock for each.
 AUDIO_CODECS = {
-    "opus": ("opus", 48000),  # FFmpeg's native decoder: float output, no resampling needed
+    "opus": ("libopus", 48000),  # libopus: float output, and real packet-loss concealment
     "pcmu": ("pcm_mulaw", 8000),  # G.711 u-law, phone callers
     "pcma": ("pcm_alaw", 8000),  # G.711 A-law
     "pcm": ("pcm_s16le", 48000),  # raw 16-bit little-endian PCM
@@ -61,6 +61,7 @@ class AudioDecoder:
         self._resampler: av.AudioResampler | None = None
         self._resampling: tuple | None = None  # (format, layout, rate) the resampler was built for
         self._slicer = FrameSlicer()
+        self._toc: int | None = None  # the last good Opus packet's configuration byte
 
     def _open(self) -> av.CodecContext:
         ctx = av.CodecContext.create(self._name, "r")
@@ -77,9 +78,28 @@ class AudioDecoder:
         try:
             decoded = self._ctx.decode(pkt)
         except (av.error.FFmpegError, ValueError) as e:
-            self._ctx = self._open()
+            if self.codec != "opus":  # libopus keeps its state usable after a bad packet
+                self._ctx = self._open()
             raise StreamError(f"{self.codec} packet could not be decoded: {e}") from e
+        if self.codec == "opus":
+            self._toc = bytes(pkt)[0]
         return [f for frame in decoded for f in self.push_frame(frame)]
+
+    def conceal(self, frames: int) -> list[np.ndarray]:
+        """Frames that stand in for `frames` lost 20 ms packets. Opus: libopus's packet-loss
+        concealment, asked for with a packet that carries only the last configuration
+        byte (RFC 6716 3.2.1: a zero-length frame is a lost one). Other codecs: nothing;
+        the mixer fades the gap instead."""
+        if self.codec != "opus" or self._toc is None or self._ctx.frame_size not in (0, FRAME_SIZE):
+            return []
+        lost = av.Packet(bytes([self._toc & 0xFC]))  # code 0: one frame, of length zero
+        out: list[np.ndarray] = []
+        try:
+            for _ in range(frames):
+                out += [f for frame in self._ctx.decode(lost) for f in self.push_frame(frame)]
+        except (av.error.FFmpegError, ValueError):
+            return []
+        return out
 
     def push_frame(self, frame: av.AudioFrame) -> list[np.ndarray]:
         """Frames completed by an already decoded frame of any rate, layout or format; the

@@ -29,6 +29,7 @@ from vmedia.media.time import FRAME_SECONDS, FRAME_SIZE, SAMPLE_RATE
 
 log = logging.getLogger("vmedia.inputs")
 MAX_AHEAD_FRAMES = round(MAX_AHEAD / FRAME_SECONDS)
+MAX_CONCEALED = 3  # frames (60 ms): a longer hole is a pause, restarted on the grid and faded
 MAX_PUSH_SAMPLES = 10 * SAMPLE_RATE  # float PCM per push: 10 s (more could never be played)
 
 
@@ -40,6 +41,7 @@ class AudioStats:
     sanitised: int = 0  # frames with non-finite or over-range samples repaired
     dropped_ahead: int = 0  # frames stamped too far ahead of the room's clock
     dropped_late: int = 0  # frames that arrived after their mix slot
+    concealed: int = 0  # frames of lost or undecodable Opus packets made up by libopus
 
 
 class AudioInput:
@@ -56,6 +58,9 @@ class AudioInput:
         self._frames: dict[int, np.ndarray] = {}  # 20 ms frame index -> samples
         self._lock = threading.Lock()  # pushes (network thread) vs takes (tick)
         self._next: int | None = None  # frame index the next decoded frame belongs to
+        self._decode_lock = threading.Lock()  # the decoder and the grid: pushes vs concealment at take
+        self._last_real = -MAX_CONCEALED - 1  # index of the last frame decoded from a packet
+        self._concealed_until = -1  # slots up to here were made up at take(); their packets are late
         self._problems: list[str] = []
 
     def push(self, data, t) -> None:
@@ -78,8 +83,16 @@ class AudioInput:
             if index > self.now_index + MAX_AHEAD_FRAMES:
                 self.stats.dropped_ahead += 1
                 return
-        if self._next is None or abs(index - self._next) > 1:
-            self._next = index
+        with self._decode_lock:
+            self._push_decoded(data, index)
+
+    def _push_decoded(self, data, index: int) -> None:
+        if self._next is not None and index < self._next and index <= self._concealed_until:
+            self.stats.dropped_late += 1  # its slot was concealed and mixed already
+            return
+        lost = 0 if self._next is None else index - self._next
+        if self._next is None or not -1 <= lost <= MAX_CONCEALED:
+            self._next, lost = index, 0
             if self._decoder:
                 self._decoder.reset()
         try:
@@ -87,10 +100,17 @@ class AudioInput:
         except StreamError as e:
             self.stats.errors += 1
             self._report(str(e))
-            return
+            frames, lost = [], lost + 1  # an undecodable packet is a lost one
+        if lost > 0 and self._decoder is not None:
+            # Packets lost in the network (a hole of a few frames on the grid): concealed
+            # from what came before, not zero-filled.
+            hidden = self._decoder.conceal(lost)
+            self.stats.concealed += len(hidden)
+            frames = hidden + frames
         if not frames:
             return
         frames = [self._sanitised(f) for f in frames]
+        self._last_real = index
         # Stamped by the packet that completed them: a decoder's look-ahead must not make
         # every frame late.
         first = max(self._next, index - len(frames) + 1)
@@ -130,14 +150,28 @@ class AudioInput:
                 self._problems.append(problem)
 
     def take(self, index: int) -> np.ndarray | None:
-        """The frame for mix slot `index`, dropping any that arrived too late."""
+        """The frame for mix slot `index`, dropping any that arrived too late. A packet
+        missing a few frames after real audio (lost, or later than the playout delay) is
+        concealed from what came before instead of leaving a hole."""
         with self._lock:
             self.now_index = index + 1
             if self._frames and min(self._frames) < index:
                 for old in [k for k in self._frames if k < index]:
                     del self._frames[old]
                     self.stats.dropped_late += 1
-            return self._frames.pop(index, None)
+            frame = self._frames.pop(index, None)
+        if frame is not None or self._decoder is None:
+            return frame
+        with self._decode_lock:
+            if self._next != index or index - self._last_real > MAX_CONCEALED:
+                return None  # silence or a pause: the mixer fades it
+            hidden = self._decoder.conceal(1)
+            if not hidden:
+                return None
+            self._next = self._concealed_until = index
+            self._next += 1
+            self.stats.concealed += 1
+        return self._sanitised(hidden[0])
 
     def problems(self) -> list[str]:
         """What went wrong since the last call (for stream_error events)."""
