@@ -430,10 +430,12 @@ class Mixer:
 
     # --- time -------------------------------------------------------------------------
     @_open
-    def tick(self, t: float) -> TickOutput:
+    def tick(self, t: float, *, video: bool = True) -> TickOutput:
         """Produce everything due by media time t (audio in 20 ms frames, video at fps).
         A jump of more than MAX_TICK_SPAN seconds skips the media in between (an event
-        says so) instead of producing it all in one call."""
+        says so) instead of producing it all in one call. video=False (a live driver that
+        fell behind): mix the audio, skip the video frames due without composing them;
+        the next composed frame shows the newest pictures."""
         t = check_media_time(t, "tick")
         out = TickOutput()
         if t - self.time > MAX_TICK_SPAN:
@@ -443,8 +445,8 @@ class Mixer:
             if self.content is not None:
                 self.content.skip_until(t - MAX_TICK_SPAN)
             self._emit(EventKind.STREAM_ERROR, None, f"tick jumped {skipped:.3f} s ahead; that media was skipped")
-        for video in [*self._video_in.values(), *([self.content.input] if self.content else [])]:
-            video.now = max(video.now, t)  # the look-ahead bound of pushes follows the clock
+        for stream in [*self._video_in.values(), *([self.content.input] if self.content else [])]:
+            stream.now = max(stream.now, t)  # the look-ahead bound of pushes follows the clock
         while (self._audio_index + 1) * FRAME_SECONDS <= t + EPS:
             self._mix_audio(out)
         if self.content is not None:
@@ -452,7 +454,10 @@ class Mixer:
             out.content_picture = self.content.picture
             out.events += [Event(EventKind.STREAM_ERROR, self.content.presenter, t, f"content: {p}") for p in problems]
         while self._video_index / self.fps <= t + EPS:
-            self._compose_video(out)
+            if video:
+                self._compose_video(out)
+            else:
+                self._video_index += 1
         self.time = max(self.time, t)
         out.events = self._pending_events + out.events
         self._pending_events = []

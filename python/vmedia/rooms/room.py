@@ -403,13 +403,14 @@ class Room:
             self.mixer.push_audio(pid, data, t)
 
     @_locked
-    def tick(self, t: float) -> TickOutput:
+    def tick(self, t: float, *, video: bool = True) -> TickOutput:
         """Everything due by media time `t`. The events of the tick are in `out.events`
         (with any listener, audit or sink failures reported since the last tick) and go
-        to the history and the listeners; a failing listener never costs the output."""
+        to the history and the listeners; a failing listener never costs the output.
+        video=False: mix the audio due and skip the video frames (a host that fell behind)."""
         if self.policy.test_tune:
             self._feed_tune(t)
-        out = self.mixer.tick(t)
+        out = self.mixer.tick(t, video=video)
         out.events = [e for e in out.events if e.participant != TUNE_ID]
         for kind, sink in list(self._sinks.items()):
             try:
