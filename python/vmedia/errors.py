@@ -20,3 +20,11 @@ class StreamError(VmediaError, RuntimeError):
 class SinkError(VmediaError, OSError):
     """A recording or stream could not be opened or written (bad format, unwritable path,
     a server that refuses the connection); the room itself is unaffected."""
+
+
+class CapacityError(VmediaError, RuntimeError):
+    """A host or cluster cannot take a room: its estimated cost exceeds what is left."""
+
+
+class RoomNotFound(VmediaError, LookupError):
+    """A request named a room that is not hosted here (never created, or removed)."""

@@ -19,7 +19,7 @@ import numbers
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import av
 
@@ -118,6 +118,7 @@ class Mixer:
         placeholder_after: float = 3.0,
         labels: bool = True,
         decode_threads: int | None = None,
+        decode_pool: Executor | None = None,
         compose_threads: int = 1,
         background: str = "#101014",
         name: str = "",
@@ -173,13 +174,17 @@ class Mixer:
         self._extradata: dict[str, bytes] = {}
         self._audio = AudioMixer(max_mixed)
         self._rx_audio = ReceiverAudio()
-        # Rooms share the process-wide decode pool unless given threads of their own.
+        # Decodes run on a pool: one injected by the owner (a RoomHost sizes it to its cores
+        # and counts each room's share), threads of the mixer's own, or the process-wide one.
+        if decode_pool is not None and decode_threads is not None:
+            raise InvalidInputError("give decode_pool or decode_threads, not both")
         self._own_pool = decode_threads is not None
-        self._pool = (
-            ThreadPoolExecutor(max_workers=decode_threads, thread_name_prefix="vmedia-decode")
-            if self._own_pool
-            else shared_decode_pool()
-        )
+        if decode_pool is not None:
+            self._pool = decode_pool
+        elif self._own_pool:
+            self._pool = ThreadPoolExecutor(max_workers=decode_threads, thread_name_prefix="vmedia-decode")
+        else:
+            self._pool = shared_decode_pool()
         self.video_encodes = 0  # frames encoded over all views, for cost accounting
         self._video_index = 0  # next output video frame
         self._audio_index = 0  # next 20 ms audio frame
@@ -196,6 +201,12 @@ class Mixer:
     def participants(self) -> list[str]:
         """Everyone in the room (not those waiting in the lobby)."""
         return list(self._video_in)
+
+    @property
+    def view_rules(self) -> tuple[str, str, str]:
+        """(layout kind, self-view rule, views mode): what decides how many distinct views
+        the room draws, for cost estimates."""
+        return self._policy.kind, self._policy.self_view, self.views
 
     @property
     def waiting(self) -> list[str]:

@@ -1,5 +1,7 @@
-"""Driving rooms on the wall clock."""
+"""Driving rooms on the wall clock, and hosting many of them in one process."""
 
+from vmedia.hosting.clock import MediaClock
+from vmedia.hosting.host import HostEvent, HostEventKind, RoomHost, RoomStats
 from vmedia.hosting.live import run_live
 
-__all__ = ["run_live"]
+__all__ = ["HostEvent", "HostEventKind", "MediaClock", "RoomHost", "RoomStats", "run_live"]
