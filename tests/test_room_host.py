@@ -85,12 +85,13 @@ def test_live_rooms_keep_time_while_one_room_is_slow_and_one_raises():
         stats = host.stats()
     expected = 2.5 * 15
     for r in ("calm1", "calm2", "boom"):
-        # The slow room never held these rooms back: they ticked (nearly) every frame,
-        # started on time, with no long gap between two ticks.
+        # The slow room never held these rooms back: they ticked (nearly) every frame and
+        # on time; had they waited for it, most gaps between their ticks would be >= 0.2 s.
+        # (Bounds are generous: the machine running the tests may be busy.)
         assert len(ticks[r]) >= 0.6 * expected, (r, len(ticks[r]))
-        gaps = [b - a for a, b in zip(ticks[r], ticks[r][1:])]
-        assert max(gaps) < 0.19, (r, max(gaps))
-        assert stats[r].lateness_p50 < 0.05 and stats[r].fps == 15
+        gaps = sorted(b - a for a, b in zip(ticks[r], ticks[r][1:]))
+        assert gaps[int(0.9 * len(gaps))] < 0.15, (r, gaps[-5:])
+        assert stats[r].lateness_p50 < 0.1 and stats[r].fps == 15
     assert stats["boom"].errors >= 0.6 * expected  # every tick's listener failure counted...
     failed = [e for e in events if e.kind == HostEventKind.TICK_FAILED]
     assert failed and all(e.room == "boom" and "listener bug" in e.detail for e in failed)

@@ -110,6 +110,7 @@ class _Slot:
         self.removed = False
         self.last_frame = -1  # the last output frame index ticked
         self.level = 0  # index into FRAME_DIVISORS
+        self.feeds: list[Callable[[float], None]] = []
         self.outputs: list[Callable[[TickOutput], None]] = []
         self.ticks = 0
         self.first_time: float | None = None
@@ -221,13 +222,13 @@ class RoomHost:
         return self._adopt(slot, mixer, participants, visible)
 
     def remove_room(self, room_id: str) -> TickOutput:
-        """Stop ticking the room and close its mixer (after the tick in flight)."""
+        """Stop ticking the room and close it (after the tick in flight)."""
         with self._lock:
             slot = self._slot(room_id)
             del self._slots[room_id]
             slot.removed = True
         with slot.tick_lock:
-            out = slot.mixer.close()
+            out = slot.engine.close()  # a Room also finishes its recordings and audit log
         self._emit(HostEvent(HostEventKind.ROOM_REMOVED, room_id, slot.media_time))
         return out
 
@@ -247,6 +248,13 @@ class RoomHost:
             slot = self._slot(room_id)
         with slot.tick_lock:
             return fn(*args, **kwargs)
+
+    def add_feed(self, room_id: str, feed: Callable[[float], None]) -> None:
+        """Call feed(t) on the tick worker before each of the room's ticks at media time t
+        (playout buffers and test senders push what is due)."""
+        with self._lock:
+            slot = self._slot(room_id)
+            slot.feeds = [*slot.feeds, feed]
 
     def add_output(self, room_id: str, listener: Callable[[TickOutput], None]) -> None:
         """Call listener(out) with each of the room's TickOutputs, on a tick worker; a slow
@@ -449,6 +457,11 @@ class RoomHost:
         skipped = frame - slot.last_frame - 1
         wall = time.perf_counter()
         cpu = time.thread_time()
+        for feed in slot.feeds:
+            try:
+                feed(t)
+            except Exception as e:
+                self._failed(slot, t, f"feed {feed!r} failed: {e!r}")
         try:
             if skipped > 0:  # frames off the degraded cadence, or missed: audio only
                 slot.engine.tick((frame - 1) / slot.fps, video=False)
