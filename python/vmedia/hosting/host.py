@@ -347,7 +347,7 @@ class RoomHost:
     def _stats_of(self, s: _Slot) -> RoomStats:
         media = s.media_time - (s.first_time or 0.0) + (1.0 / s.fps if s.ticks else 0.0)
         cpu = s.cpu + s.decode_cpu
-        late = np.fromiter(s.lateness, float) if s.lateness else np.zeros(1)
+        late = np.array(list(s.lateness) or [0.0])  # list(): one copy while a worker may append
         return RoomStats(
             room=s.id, participants=len(s.mixer.participants), ticks=s.ticks, media_seconds=media,
             cpu_seconds=cpu, decode_cpu_seconds=s.decode_cpu, cpu_per_media_second=cpu / media if media > 0 else 0.0,
