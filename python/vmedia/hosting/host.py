@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -100,7 +101,7 @@ class _Slot:
 
     def __init__(self, room_id: str):
         self.id = room_id
-        self.engine = None  # set by bind(), once the room is built with this slot's pool
+        self.engine: Any = None  # a Room or Mixer, set by bind() once built with this slot's pool
         self.mixer: Mixer
         self.fps = 30
         self.participants = 0
@@ -120,6 +121,7 @@ class _Slot:
         self._decode_lock = threading.Lock()
         self.lateness: deque = deque(maxlen=LATENESS_SAMPLES)
         self.max_tick = 0.0
+        self.last_tick_seconds = 0.0
         self.overruns = 0
         self.errors = 0
         self.dropped = 0
