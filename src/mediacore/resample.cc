@@ -31,6 +31,7 @@ void quantise(const double* w, int n, int16_t* out) {
   // running sum instead: every weight stays in 0..kWeightOne and they sum exactly to one.
   double total = 0;
   for (int k = 0; k < n; ++k) total += w[k];
+  if (!(total > 0)) total = 1;  // cannot happen for a valid interval; never divide by zero
   double cum = 0;
   int prev = 0;
   for (int k = 0; k < n; ++k) {
