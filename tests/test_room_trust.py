@@ -240,7 +240,9 @@ def test_admit_respects_capacity():
     room = Room(RoomPolicy.from_dict({"base": "sensitive", "max_participants": 3}))
     room.join("h", role="host")
     for g in ("a", "b", "c"):
-        room.join(g)  # the lobby does not count
+        room.join(g)  # the lobby does not count...
+    with pytest.raises(PermissionDenied, match="lobby is full"):
+        room.join("d")  # ...but it is bounded too
     room.admit("h", "a")
     room.admit("h", "b")
     with pytest.raises(PermissionDenied, match="full"):

@@ -95,9 +95,13 @@ class Room:
         self._reports: list[Event] = []  # failures reported between ticks, for the next out.events
         self._deferred: list[Event] = []  # sink news from their writer threads, emitted at the next tick
         self._reports_lock = threading.Lock()
+        self.audit = AuditLog(audit, room=self.name, on_error=self._audit_failed)  # a bad path fails here
         profiles: list[OutputProfile] = [FULL_HD if hd1080 else HD] + ([LOW] if low_profile else [])
-        self.mixer = Mixer(profiles, layout="gallery" if self.policy.self_view else layout, name=self.name, **mixer_options)
-        self.audit = AuditLog(audit, room=self.name, on_error=self._audit_failed)
+        try:
+            self.mixer = Mixer(profiles, layout="gallery" if self.policy.self_view else layout, name=self.name, **mixer_options)
+        except Exception:
+            self.audit.close()
+            raise
         self.roles: dict[str, str] = {}  # admitted participants: id -> host | guest | speaker | audience
         self._muted: set[str] = set()
         self.locked = False
@@ -129,13 +133,13 @@ class Room:
 
     def member(self, pid: str) -> Member:
         """The record of someone in the room or in the lobby (name, role, codec, preferences)."""
-        if pid == TUNE_ID:
+        if not isinstance(pid, str) or pid == TUNE_ID:
             raise InvalidInputError(f"participant {pid!r} is not in the room")
         return self.mixer.member(pid)
 
     def role_of(self, pid: str) -> str:
         """host, guest, speaker or audience (someone waiting in the lobby is a guest)."""
-        return self.roles.get(pid) or self.member(pid).role
+        return self.member(pid).role
 
     def is_muted(self, pid: str) -> bool:
         """Whether `pid` is muted (by themselves, a host, mute-all, or being in the audience)."""
@@ -176,6 +180,8 @@ class Room:
             self._refuse(Action.JOIN, pid, pid, f"the room is full: a {self.type} room holds at most "
                                                f"{self.policy.max_participants} participants")
         member.waiting = self.policy.lobby and member.role == "guest"
+        if member.waiting and len(self.mixer.waiting) >= self.policy.max_participants:
+            self._refuse(Action.JOIN, pid, pid, f"the lobby is full: {len(self.mixer.waiting)} people are waiting")
         on_stage = not self.policy.stage or member.role == "host"
         self.mixer.add_member(member, visible=on_stage)
         if member.waiting:
