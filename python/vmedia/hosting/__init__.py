@@ -2,6 +2,6 @@
 
 from vmedia.hosting.clock import MediaClock
 from vmedia.hosting.host import HostEvent, HostEventKind, RoomHost, RoomStats
-from vmedia.hosting.live import run_live
+from vmedia.hosting.live import LiveDriver, LiveStats, run_live
 
-__all__ = ["HostEvent", "HostEventKind", "MediaClock", "RoomHost", "RoomStats", "run_live"]
+__all__ = ["HostEvent", "HostEventKind", "LiveDriver", "LiveStats", "MediaClock", "RoomHost", "RoomStats", "run_live"]
