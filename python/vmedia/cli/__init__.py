@@ -17,7 +17,7 @@ import sys
 from vmedia.cli.common import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OUTPUT, EXIT_USAGE, CliError
 from vmedia.errors import InvalidInputError, SinkError, VmediaError
 
-SUBCOMMANDS = ("demo", "compose")
+SUBCOMMANDS = ("demo", "compose", "serve")
 
 log = logging.getLogger("vmedia.cli")
 
