@@ -101,3 +101,28 @@ def test_a_browser_joins_the_served_page_and_plays_the_composite_and_the_audio()
     print(f"\nchromium: joined in {run['joined_after']:.1f} s, {video['framesDecoded']} frames decoded "
           f"({video.get('framesPerSecond')} fps), {video.get('freezeCount', 0)} freezes, "
           f"audio energy {audio['totalAudioEnergy']:.2f}")
+
+
+def test_bad_peers_get_a_clear_answer_or_event_leave_cleanly_and_the_call_goes_on():
+    run = run_isolated("webrtc_bad_peers.py", {}, timeout=90)
+    closed = {pid: why for kind, pid, why in run["events"] if kind == "peer_closed"}
+    # VP8 only: refused before it joins, saying why.
+    assert "400" in run["vp8"] and "H.264 only" in run["vp8"] and "VP8" in run["vp8"]
+    assert not any(kind == "joined" and pid == "vp8" for kind, pid, _ in run["events"])
+    # No audio section: a camera-only participant, admitted, receiving the composite.
+    assert run["noaudio_status"] == "admitted" and run["noaudio_frames"] > 30
+    # Never sends media: announced once, stays as a viewer.
+    assert [e for e in run["events"] if e[0] == "no_media"] == [["no_media", "silent", "no audio or video within 1.5 s"]]
+    # Never connects: removed after the connect deadline.
+    assert closed["ghost"] == "not connected within 2 s"
+    # Killed mid-call: its silence tells, it leaves within the media timeout (+ checks).
+    assert closed["gone"] == "no media for 1.5 s: the peer vanished"
+    assert run["gone_left_after"] < 1.5 + 1.5
+    assert run["participants_after_bad"] == ["good", "noaudio", "silent"]
+    # Meanwhile the good client's call went on at full rate.
+    assert run["good_fps_during"] >= 20 and run["good_longest_gap"] < 1.0, run
+    # In the end every peer left, and nothing of theirs is left running or open.
+    assert {"good", "noaudio", "silent"} <= set(closed)
+    assert run["driver_errors"] == 0
+    assert run["leftover_tasks"] == []
+    assert run["sockets_after"] <= run["sockets_before"]

@@ -128,15 +128,16 @@ class Client:
     """One aiortc participant. `tiles`: pid -> (x, y, w, h) in the composite, for analysis."""
 
     def __init__(self, pid: str, rgb, pitch: float, beep: float, phase: float, *, codec: str = "opus",
-                 seconds: float = 20.0, seed: int = 0, send_video: bool = True, send_audio: bool = True,
-                 go: asyncio.Event | None = None):
+                 seconds: float = 12.0, seed: int = 0, send_video: bool = True, send_audio: bool = True,
+                 offer_audio: bool = True, go: asyncio.Event | None = None):
         self.pid, self.rgb, self.pitch, self.beep, self.phase, self.codec = pid, rgb, pitch, beep, phase, codec
+        self.offer_audio = offer_audio  # False: an SDP without an audio section
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         epoch: list[float] = []
         if go is None:
             go = asyncio.Event()
             go.set()
-        self.signal = voice_signal(pitch, beep, phase, seconds, seed)
+        self.signal = voice_signal(pitch, beep, phase, seconds, seed) if send_audio else None
         self.camera = FlashCamera(rgb, phase, epoch, go) if send_video else None
         self.mic = ToneMicrophone(self.signal, epoch, go) if send_audio else None
         self.tiles: dict[str, tuple[int, int, int, int]] = {}
@@ -150,9 +151,10 @@ class Client:
     async def join(self, url: str, name: str | None = None) -> dict:
         video = self.pc.addTransceiver(self.camera or "video", direction="sendrecv" if self.camera else "recvonly")
         video.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType in ("video/H264", "video/rtx")])
-        audio = self.pc.addTransceiver(self.mic or "audio", direction="sendrecv" if self.mic else "recvonly")
-        mime = {"opus": "audio/opus", "pcmu": "audio/PCMU", "pcma": "audio/PCMA"}[self.codec]
-        audio.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == mime])
+        if self.offer_audio:
+            audio = self.pc.addTransceiver(self.mic or "audio", direction="sendrecv" if self.mic else "recvonly")
+            mime = {"opus": "audio/opus", "pcmu": "audio/PCMU", "pcma": "audio/PCMA"}[self.codec]
+            audio.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == mime])
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return await post_offer(url, self.pc, self.pid, name or self.pid)
 

@@ -107,15 +107,21 @@ class RoomPeer:
     async def answer(self, offer: RTCSessionDescription) -> RTCSessionDescription:
         """Take the peer's offer, join the room, return the answer. A peer that offers no
         H.264 video, or no media at all, gets InvalidInputError (and is closed)."""
-        video = self.pc.addTransceiver(self.video_out, direction="sendrecv")
-        video.setCodecPreferences(h264_preferences())
-        audio = self.pc.addTransceiver(self.audio_out, direction="sendrecv")
-        audio.setCodecPreferences(audio_preferences())
         offered = {kind: _sdp_codecs(offer.sdp, kind) for kind in ("video", "audio")}
         if not offered["video"] and not offered["audio"]:
             await self._fail("the offer has no audio or video")
-        if offered["video"] and "h264" not in {c.lower() for c in offered["video"]}:
-            await self._fail(f"the offer's video is {'/'.join(offered['video'])}; vmedia sends and receives H.264 only")
+        video_codecs = [c for c in offered["video"] if c.lower() != "rtx"]
+        if video_codecs and "h264" not in {c.lower() for c in video_codecs}:
+            await self._fail(f"the offer's video is {'/'.join(video_codecs)}; vmedia sends and receives H.264 only")
+        # Our transceivers, with our codec preferences, for the kinds offered: aiortc pairs
+        # them with the offer's sections instead of making its own.
+        video = audio = None
+        if offered["video"]:
+            video = self.pc.addTransceiver(self.video_out, direction="sendrecv")
+            video.setCodecPreferences(h264_preferences())
+        if offered["audio"]:
+            audio = self.pc.addTransceiver(self.audio_out, direction="sendrecv")
+            audio.setCodecPreferences(audio_preferences())
         try:
             await self.pc.setRemoteDescription(offer)
             await self.pc.setLocalDescription(await self.pc.createAnswer())
@@ -126,7 +132,7 @@ class RoomPeer:
         if offered["audio"] and self.audio_codec is None:
             await self._fail(f"the offer's audio is {'/'.join(offered['audio'])}; vmedia takes Opus, PCMU or PCMA")
         self._sending_audio = self.audio_codec is not None
-        if video.mid is not None:
+        if video is not None and video.mid is not None:
             aiortc_internals.on_keyframe_request(video.sender, self._request_keyframe)
             self._video_receiver = video.receiver
         try:
