@@ -68,6 +68,10 @@ class VideoDecoder:
 
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+# H.264 profiles an output may use, and x264's name for each. Constrained Baseline is what
+# every H.264 decoder takes and what WebRTC peers offer first (profile-level-id 42e01f);
+# x264's "baseline" is it (no FMO/ASO: constraint_set1 is set). Main/High suit recordings.
+H264_PROFILES = {"constrained_baseline": "baseline", "main": "main", "high": "high"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class OutputProfile:
     keyframe_interval: float = 4.0  # seconds between periodic IDRs
     preset: str = "veryfast"
     threads: int = 1  # x264 threads; 1 keeps a room on one core, raise it for 1080p live
+    h264_profile: str = "constrained_baseline"  # one of H264_PROFILES; any WebRTC peer decodes the default
 
     def __post_init__(self) -> None:
         for field in ("width", "height", "fps", "bitrate", "threads"):
@@ -99,6 +104,8 @@ class OutputProfile:
             raise InvalidInputError(f"profile {self.name!r}: size must be positive and even, got {self.width}x{self.height}")
         if not 1 <= self.fps <= 120 or self.bitrate < 10_000:
             raise InvalidInputError(f"profile {self.name!r}: fps must be 1..120 and bitrate >= 10 kbit/s")
+        if self.h264_profile not in H264_PROFILES:
+            raise InvalidInputError(f"profile {self.name!r}: h264_profile must be one of {sorted(H264_PROFILES)}, got {self.h264_profile!r}")
 
 
 HD = OutputProfile("720p", 1280, 720)
@@ -124,6 +131,7 @@ class VideoEncoder:
         ctx.options = {
             "preset": profile.preset,
             "tune": "zerolatency",
+            "profile": H264_PROFILES[profile.h264_profile],
             "maxrate": rate,
             "minrate": rate,
             "bufsize": rate,
