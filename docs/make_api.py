@@ -9,7 +9,9 @@ from pathlib import Path
 from vmedia import AudioMixer, Compositor, ContainerSink, I420Frame, Mixer, OutputProfile, Room, layouts
 from vmedia.codecs.audio import AudioDecoder, AudioEncoder
 from vmedia.video.compositor import Overlay, Tile
+from vmedia.hosting import LiveDriver, MediaClock
 from vmedia.hosting.live import run_live
+from vmedia.webrtc import PlayoutBuffer, RoomPeer, SyncGroup
 from vmedia.codecs.video import VideoDecoder, VideoEncoder
 from vmedia.engine import Event, EventKind, Member, TickOutput
 from vmedia.rooms.audit import Action, AuditLog, AuditRecord, Outcome
@@ -19,7 +21,8 @@ from vmedia.rooms.policy import RoomPolicy
 
 CLASSES = [Room, RoomPolicy, PinLimits, PinGate, PinRefused, AuditLog, AuditRecord, EventHistory, Event, Member,
            TickOutput, Mixer, AudioMixer, Compositor, Tile, Overlay, I420Frame, OutputProfile, ContainerSink,
-           AudioDecoder, AudioEncoder, VideoDecoder, VideoEncoder]
+           AudioDecoder, AudioEncoder, VideoDecoder, VideoEncoder, LiveDriver, MediaClock, RoomPeer, PlayoutBuffer,
+           SyncGroup]
 ENUMS = [EventKind, Action, Outcome]  # every value, with the comment beside it in the source
 
 
