@@ -90,7 +90,7 @@ def test_a_browser_joins_the_served_page_and_plays_the_composite_and_the_audio()
     # It decoded the composite, steadily: frames rising between the two looks, no freezes.
     assert video["frameWidth"] == 1280 and video["frameHeight"] == 720
     assert video["framesDecoded"] - first["in_video"]["framesDecoded"] >= 25 * 3 * 0.8, (first["in_video"], video)
-    assert video.get("freezeCount", 0) == 0 and video.get("pliCount", 0) <= 2
+    assert video.get("freezeCount", 0) == first["in_video"].get("freezeCount", 0), (first["in_video"], video)
     # And it received audio with sound in it (the test room's tune).
     assert audio["totalSamplesReceived"] > first["in_audio"]["totalSamplesReceived"]
     assert audio["totalAudioEnergy"] > first["in_audio"]["totalAudioEnergy"] > 0

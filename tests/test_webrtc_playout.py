@@ -48,17 +48,21 @@ def test_the_extra_delay_is_given_back_slowly_when_the_network_calms_down():
     assert group.extra == pytest.approx(0.1 - 2 * SHRINK_STEP)
 
 
-def test_a_jump_of_the_senders_clock_starts_the_track_over():
+def test_a_stall_drops_its_burst_but_a_jump_of_the_senders_clock_starts_the_track_over():
     buf = PlayoutBuffer(0.040)
     buf.put(0, 50.0, 1.0)
-    buf.due(1.1)
-    # The sender's timestamps went back 10 s (a restarted encoder): that frame is dropped
-    # and the track starts over, rather than waiting 10 s or dropping everything.
-    assert buf.put(1, 40.02, 1.12) is None
+    buf.due(1.6)
+    # A 0.5 s stall: the frames held up arrive in one burst, too late even for max_extra.
+    assert [buf.put(k, 50.0 + 0.02 * k, 1.6) for k in range(1, 6)] == [None] * 5
+    assert buf.stats.late == 5 and buf.stats.resyncs == 0
+    # The sender's timestamps went back 10 s (a restarted encoder): late for good, so
+    # after a second of that the track starts over rather than dropping everything.
+    played = [buf.put(k, 40.0 + 0.02 * k, 1.62 + 0.02 * k) for k in range(60)]
     assert buf.stats.resyncs == 1
-    assert buf.put(2, 40.04, 1.14) == pytest.approx(1.18)
+    first = next(k for k, t in enumerate(played) if t is not None)
+    assert 50 <= first <= 52 and played[first] == pytest.approx(1.62 + 0.02 * first + 0.040)
     # Forward 10 s: the new frames are simply the fastest so far.
-    assert buf.put(3, 50.06, 1.16) == pytest.approx(1.20)
+    assert buf.put(99, 60.0, 3.0) == pytest.approx(3.04)
     assert buf.stats.resyncs == 1
 
 

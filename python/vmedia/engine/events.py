@@ -43,6 +43,9 @@ class EventKind(str, Enum):
     STREAMING_FAILED = "streaming_failed"
     LISTENER_FAILED = "listener_failed"  # an event listener raised; detail names it and the exception
     AUDIT_FAILED = "audit_failed"  # the audit sink failed; the record waits for retry (detail)
+    LATE = "late"  # the live driver fell behind: video frames skipped (detail: how late, how many)
+    PEER_CLOSED = "peer_closed"  # a WebRTC peer's connection ended and it left (detail: why)
+    NO_MEDIA = "no_media"  # a WebRTC peer connected but sends no audio or video
 
     def __str__(self) -> str:
         return self.value

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vmedia.engine.mixer import Event, TickOutput
+from vmedia.engine.events import Event, EventKind
+from vmedia.engine.output import TickOutput
 from vmedia.errors import InvalidInputError
 from vmedia.hosting.clock import MediaClock
 
@@ -240,7 +241,7 @@ class LiveDriver:
         log.warning("live driver %.0f ms late: skipped %d video frame(s)", lateness * 1000, dropped)
         if t - self._last_late_event >= self._late_event_interval:
             self._last_late_event = t
-            self._publish(Event("late", None, t, f"{lateness * 1000:.0f} ms behind; skipped {dropped} video frame(s)"))
+            self._publish(Event(EventKind.LATE, None, t, f"{lateness * 1000:.0f} ms behind; skipped {dropped} video frame(s)"))
 
     def _publish(self, event: Event) -> None:
         for callback, loop in self._subscribers:

@@ -22,7 +22,8 @@ from aiortc.exceptions import InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
-from vmedia.engine.mixer import Event, TickOutput
+from vmedia.engine.events import Event, EventKind
+from vmedia.engine.output import TickOutput
 from vmedia.errors import InvalidInputError
 from vmedia.hosting.live import LiveDriver
 from vmedia.webrtc import aiortc_internals
@@ -196,9 +197,7 @@ class RoomPeer:
         if self.pid not in self.room.participants and self.pid not in out.view_of:
             return  # in the lobby (or gone): nothing of the room
         video = out.video_for(self.pid)
-        audio = []
-        if self._sending_audio:
-            audio = out.audio_for(self.pid) if self.audio_codec == "opus" else _pcm_for(out, self.pid)
+        audio = out.audio_for(self.pid) if self._sending_audio else []  # in its codec: Opus or G.711
         if video or audio:
             self._loop.call_soon_threadsafe(self._deliver, video, audio)
 
@@ -240,7 +239,7 @@ class RoomPeer:
             if math.isnan(self._last_media):
                 if not warned and now - start > self.media_timeout:
                     warned = True
-                    self.driver.emit(Event("no_media", self.pid, now, f"no audio or video within {self.media_timeout:g} s"))
+                    self.driver.emit(Event(EventKind.NO_MEDIA, self.pid, now, f"no audio or video within {self.media_timeout:g} s"))
             elif now - self._last_media > self.media_timeout:
                 self._spawn(self.close(f"no media for {self.media_timeout:g} s: the peer vanished"))
                 return
@@ -269,7 +268,7 @@ class RoomPeer:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
         log.info("peer %s closed: %s", self.pid, reason)
-        self.driver.emit(Event("peer_closed", self.pid, self.driver.clock.now(), reason))
+        self.driver.emit(Event(EventKind.PEER_CLOSED, self.pid, self.driver.clock.now(), reason))
         self.closed.set()
         if self._on_close is not None:
             self._on_close(self)
@@ -289,10 +288,3 @@ class RoomPeer:
             "audio_sent": self.audio_out.sent, "audio_dropped": self.audio_out.dropped,
         }
 
-
-def _pcm_for(out: TickOutput, pid: str) -> list:
-    """Float PCM of what `pid` hears this tick, one 20 ms frame per mix."""
-    pcm_for = getattr(out, "pcm_for", None)
-    if pcm_for is not None:
-        return pcm_for(pid)
-    return [m.heard_by(pid) for m in out.mixes]

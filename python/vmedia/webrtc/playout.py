@@ -13,9 +13,10 @@ seconds plays at media time `pts + base + delay + extra`:
   the whole group waits that much longer from then on, up to `max_extra`, giving it back
   slowly once the network calms down. The sender's audio and video stay in step while the
   delay adapts.
-- A jump back of the sender's timestamps (a frame later than `max_extra` allows) starts
-  the track over (`stats.resyncs`); a jump forward is just a new fastest frame. Either
-  way the delay stays bounded.
+- Frames later than `max_extra` allows are dropped; if every frame is for JUMP_AFTER
+  seconds (the sender's timestamps jumped back) the track starts over
+  (`stats.resyncs`). A jump forward is just a new fastest frame. Either way the delay
+  stays bounded.
 
 No knowledge of aiortc or RTP here: `put` takes seconds, `due` hands frames back. `put`
 runs on the thread that receives (the event loop), `due` on the tick thread.
@@ -34,6 +35,7 @@ from vmedia.errors import InvalidInputError
 
 LATE_MARGIN = 0.005  # seconds added beyond a late frame's lateness when the group waits longer
 SHRINK_STEP = 0.020  # seconds of extra delay given back per quiet window (one audio frame)
+JUMP_AFTER = 1.0  # seconds of frames all late beyond max_extra before the track starts over
 
 
 @dataclass
@@ -92,6 +94,7 @@ class PlayoutBuffer:
         self._order = itertools.count()
         self._played_until = -math.inf  # media time up to which the room has been fed
         self._newest_pts = -math.inf
+        self._late_since: float | None = None  # arrival of the first of a run of hopelessly late frames
         self._lock = threading.Lock()
 
     def put(self, item, pts: float, arrival: float) -> float | None:
@@ -107,10 +110,17 @@ class PlayoutBuffer:
             group.observe(arrival - (t - group.extra), arrival)
             if t <= self._played_until:  # its moment has passed: drop it, the group waits longer
                 self.stats.late += 1
-                if not group.wait_longer(self._played_until - t):  # a jump, not jitter: start over
-                    self.stats.resyncs += 1
-                    self._base = transit
+                if not group.wait_longer(self._played_until - t):
+                    # Beyond max_extra: a stall's burst (dropped, then on time again) or a
+                    # jump back of the sender's clock (late for good): start over only then.
+                    if self._late_since is None:
+                        self._late_since = arrival
+                    elif arrival - self._late_since > JUMP_AFTER:
+                        self.stats.resyncs += 1
+                        self._base = transit
+                        self._late_since = None
                 return None
+            self._late_since = None
             if pts < self._newest_pts:
                 self.stats.reordered += 1
             self._newest_pts = max(self._newest_pts, pts)

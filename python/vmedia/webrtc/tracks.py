@@ -2,9 +2,10 @@
 
 aiortc's RTCRtpSender takes either frames (which it encodes) or `av.Packet`s from a
 track's `recv()` (which it only packetises). The video track gives it the H.264 access
-units vmedia encoded for the participant's view; the audio track gives it Opus packets of
-the participant's mix, or, for a G.711 peer, 20 ms PCM frames that aiortc encodes to
-PCMU/PCMA. Both are filled on the event loop from the live driver's outputs.
+units vmedia encoded for the participant's view; the audio track the packets of the
+participant's mix in its codec (Opus, or PCMU/PCMA for a G.711 peer: vmedia encodes
+G.711 per receiver already, so aiortc need not). Both are filled on the event loop from
+the live driver's outputs.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import asyncio
 from collections.abc import Callable
 
 import av
-import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from vmedia.media.time import AUDIO_TIME_BASE, FRAME_SIZE, SAMPLE_RATE
+from vmedia.media.time import AUDIO_TIME_BASE, FRAME_SIZE
 
 
 class ViewVideoTrack(MediaStreamTrack):
@@ -88,25 +88,20 @@ class ViewAudioTrack(MediaStreamTrack):
         self.dropped = 0
 
     def put(self, items: list) -> None:
-        """Queue Opus packets (bytes-like) or float32 PCM frames of 960 samples."""
+        """Queue 20 ms packets (av.Packet or bytes) in the negotiated codec."""
         for item in items:
             if self._queue.qsize() >= self._max_queue:  # the peer is not reading: keep it current
                 self._queue.get_nowait()
                 self.dropped += 1
             self._queue.put_nowait(item)
 
-    async def recv(self) -> av.Packet | av.AudioFrame:
+    async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
         item = await self._queue.get()
         if item is None:
             raise MediaStreamError
-        if isinstance(item, np.ndarray):  # PCM for aiortc's G.711 encoder
-            pcm = np.clip(item * 32768.0, -32768, 32767).astype(np.int16).reshape(1, -1)
-            out = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-            out.sample_rate = SAMPLE_RATE
-        else:
-            out = av.Packet(bytes(item))
+        out = av.Packet(bytes(item))  # a copy: the room's packet may go to other receivers
         out.pts = self._pts
         out.time_base = AUDIO_TIME_BASE
         self._pts += FRAME_SIZE
