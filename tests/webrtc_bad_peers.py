@@ -21,6 +21,8 @@ from netns import loopback_only_network  # noqa: E402
 from webrtc_clients import Client, post_offer  # noqa: E402
 
 from vmedia import Room  # noqa: E402
+from vmedia.engine.events import Event, EventKind  # noqa: E402
+from vmedia.webrtc import aiortc_internals  # noqa: E402
 from vmedia.webrtc.server import DRIVER_KEY, make_app, peers  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -80,6 +82,15 @@ async def scenario() -> dict:
     good = Client("good", (200, 30, 30), 400.0, 2500.0, 0.0, seconds=4.0)  # its tone loops
     await good.join(url)
     await until(lambda: len(good.video_frames) > 10, 10)
+    # Keyframes both ways: vmedia's keyframe_needed naming the client becomes a PLI to
+    # it; the client's PLI becomes a keyframe of its view.
+    peer = peers(app)["good"]
+    before = (good.keyframe_requests, peer.keyframes_requested)
+    app[DRIVER_KEY].emit(Event(EventKind.KEYFRAME_NEEDED, "good", 0.0, "test"))
+    await aiortc_internals.send_pli(good.video_transceiver.receiver)
+    await until(lambda: good.keyframe_requests > before[0] and peer.keyframes_requested > before[1], 5)
+    out["plis"] = {"to_client": good.keyframe_requests - before[0], "from_client": peer.keyframes_requested - before[1],
+                   "sent_by_peer": peer.plis_sent}
     bad_start = time.monotonic()
 
     # A peer whose only video codec is VP8: refused, with the reason, before joining.

@@ -156,7 +156,17 @@ class Client:
             mime = {"opus": "audio/opus", "pcmu": "audio/PCMU", "pcma": "audio/PCMA"}[self.codec]
             audio.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == mime])
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        return await post_offer(url, self.pc, self.pid, name or self.pid)
+        answer = await post_offer(url, self.pc, self.pid, name or self.pid)
+        self.video_transceiver = video
+        self.keyframe_requests = 0  # PLI/FIR the room sent to this client's camera
+        original = video.sender._send_keyframe
+
+        def counted() -> None:  # (test instrumentation of aiortc's private hook)
+            self.keyframe_requests += 1
+            original()
+
+        video.sender._send_keyframe = counted
+        return answer
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         self._tasks.append(asyncio.ensure_future(self._read_video(track) if track.kind == "video" else self._read_audio(track)))

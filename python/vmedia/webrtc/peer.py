@@ -96,6 +96,8 @@ class RoomPeer:
         self._loop = asyncio.get_running_loop()
         self._video_receiver = None
         self._incoming: dict[str, MediaStreamTrack] = {}  # kind -> the peer's track
+        self.keyframes_requested = 0  # PLI/FIR from the peer (and send-queue overflows)
+        self.plis_sent = 0  # PLIs sent to the peer for vmedia's keyframe_needed
         self._tasks: set[asyncio.Task] = set()
         self._last_media = math.nan  # media time of the last frame from the peer
         self._joined = False
@@ -208,13 +210,19 @@ class RoomPeer:
         self.audio_out.put(audio)
 
     def _request_keyframe(self) -> None:
-        """The peer lost pictures (its PLI/FIR, or our queue overflowed)."""
-        if self._joined and not self._closing and self.pid in self.room.participants:
-            self.room.request_keyframe(self.pid)
+        """The peer lost pictures (its PLI/FIR, or our queue overflowed): a keyframe of
+        its view, asked for between ticks so the loop never waits on the room's lock."""
+        if self._joined and not self._closing:
+            self.keyframes_requested += 1
+            self.driver.call(self.room.request_keyframe, self.pid)
 
     def _on_event(self, event: Event) -> None:
-        if event.kind == "keyframe_needed" and event.participant == self.pid and self._video_receiver is not None:
-            self._spawn(aiortc_internals.send_pli(self._video_receiver))
+        if event.kind == EventKind.KEYFRAME_NEEDED and event.participant == self.pid and self._video_receiver is not None:
+            self._spawn(self._send_pli())
+
+    async def _send_pli(self) -> None:
+        if await aiortc_internals.send_pli(self._video_receiver):
+            self.plis_sent += 1
 
     # --- lifetime -------------------------------------------------------------------------
     def _on_connection_state(self) -> None:
@@ -286,5 +294,6 @@ class RoomPeer:
             "audio_in": self.audio.stats, "video_in": self.video.stats, "extra_delay": self.audio.group.extra,
             "video_sent": self.video_out.sent, "video_dropped": self.video_out.dropped,
             "audio_sent": self.audio_out.sent, "audio_dropped": self.audio_out.dropped,
+            "keyframes_requested": self.keyframes_requested, "plis_sent": self.plis_sent,
         }
 
