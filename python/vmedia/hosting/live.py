@@ -238,10 +238,12 @@ class LiveDriver:
             log.exception("live callback %r failed", fn)
 
     def _report_late(self, t: float, lateness: float, dropped: int) -> None:
-        log.warning("live driver %.0f ms late: skipped %d video frame(s)", lateness * 1000, dropped)
+        """An event (and a log line) at most every late_event_interval; stats always."""
         if t - self._last_late_event >= self._late_event_interval:
             self._last_late_event = t
-            self._publish(Event(EventKind.LATE, None, t, f"{lateness * 1000:.0f} ms behind; skipped {dropped} video frame(s)"))
+            detail = f"{lateness * 1000:.0f} ms behind; skipped {dropped} video frame(s)"
+            log.warning("live driver %s (%d frames skipped in all)", detail, self.stats.video_frames_dropped)
+            self._publish(Event(EventKind.LATE, None, t, detail))
 
     def _publish(self, event: Event) -> None:
         for callback, loop in self._subscribers:
