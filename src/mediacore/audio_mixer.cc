@@ -7,32 +7,32 @@
 
 #include "mediacore/audio_checks.h"
 #include "mediacore/errors.h"
+#include "mediacore/simd4.h"
 #include "mediacore/voicing.h"
 
 namespace mediacore {
 namespace {
 
-// Mean square of a frame; eight independent partial sums let the compiler vectorise.
-// A NaN or inf anywhere makes the result non-finite, so this also screens the input.
-double mean_square(const float* x, int n) {
-  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) part[k] += x[i + k] * x[i + k];
+// Mean square of each `block`-sample block of a frame into `out` (the last block may be
+// shorter); returns the frame's. One pass, two vector accumulators per block. A NaN or
+// inf anywhere makes the result non-finite, so this also screens the input.
+double block_mean_squares(const float* x, int n, int block, double* out) {
+  double total = 0;
+  for (int b0 = 0, k = 0; b0 < n; b0 += block, ++k) {
+    const int end = std::min(n, b0 + block);
+    v4 a0 = {0, 0, 0, 0}, a1 = a0;
+    int i = b0;
+    for (; i + 8 <= end; i += 8) {
+      const v4 u = load4(x + i), w = load4(x + i + 4);
+      a0 += u * u;
+      a1 += w * w;
+    }
+    double sq = hsum(a0 + a1);
+    for (; i < end; ++i) sq += static_cast<double>(x[i]) * x[i];
+    out[k] = sq / (end - b0);
+    total += sq;
   }
-  double sq = 0;
-  for (; i < n; ++i) sq += static_cast<double>(x[i]) * x[i];
-  for (float p : part) sq += p;
-  return sq / n;
-}
-
-// Index of the first `block`-sample block of x whose mean square reaches `ms`, or -1.
-int first_block_at(const float* x, int n, int block, double ms) {
-  for (int b0 = 0; b0 < n; b0 += block) {
-    const int len = std::min(block, n - b0);
-    if (mean_square(x + b0, len) >= ms) return b0 / block;
-  }
-  return -1;
+  return total / n;
 }
 
 // out = in x a gain that is g0 until `start`, ramps linearly over `len` samples, then g1.
@@ -157,34 +157,41 @@ void AudioMixer::choose_mix() {
 void AudioMixer::process(const int64_t* ids, const float* frames, int n, MixResult& out) {
   std::lock_guard<std::mutex> lock(mu_);
   const int F = c_.frame_size, fade = c_.fade;
+  const int nb = (F + fade - 1) / fade;  // gate blocks per frame
+  blocks_.resize(static_cast<size_t>(n) * nb);
   // Validate everything first: a bad frame must not leave the room half-updated.
-  std::unordered_map<int64_t, std::pair<const float*, double>> input;  // id: (samples, mean square)
+  struct Input {
+    const float* x;
+    double ms;             // mean square of the frame
+    const double* blocks;  // ...and of each of its nb gate blocks
+  };
+  std::unordered_map<int64_t, Input> input;
   input.reserve(n);
   std::vector<float> clean;  // sanitised copies of frames with NaN/inf/absurd samples
   for (int i = 0; i < n; ++i) {
     get(ids[i], "process");
     const float* x = frames + static_cast<size_t>(i) * F;
-    double ms = mean_square(x, F);
+    double* blocks = &blocks_[static_cast<size_t>(i) * nb];
+    double ms = block_mean_squares(x, F, fade, blocks);
     if (!(ms * F <= kMaxSample * kMaxSample)) {  // NaN, inf or a sample past kMaxSample: sanitise a copy
       if (clean.empty()) clean.resize(static_cast<size_t>(n) * F);
       float* c = clean.data() + static_cast<size_t>(i) * F;
       std::copy(x, x + F, c);
       sanitise_samples(c, F);
       x = c;
-      ms = mean_square(x, F);
+      ms = block_mean_squares(x, F, fade, blocks);
     }
-    if (!input.emplace(ids[i], std::make_pair(x, ms)).second) {
+    if (!input.emplace(ids[i], Input{x, ms, blocks}).second) {
       throw InvalidInput("participant " + std::to_string(ids[i]) + " appears twice in one frame");
     }
   }
 
-  const float block_gain_db = 10.f * std::log10(static_cast<float>(F) / fade);
   out = MixResult{};
   std::vector<FrameLevel> levels;
   levels.reserve(people_.size());
   for (auto& [id, p] : people_) {
     auto it = input.find(id);
-    const float* x = it == input.end() ? nullptr : it->second.first;
+    const float* x = it == input.end() ? nullptr : it->second.x;
     std::swap(p.prev, p.scratch);
     float* cond = p.scratch.data();
     if (x) {
@@ -202,22 +209,20 @@ void AudioMixer::process(const int64_t* ids, const float* frames, int n, MixResu
       }
     }
     p.had_audio = x != nullptr;
-    const float db = x ? level_dbov(it->second.second) : -127.f;
+    const float db = x ? level_dbov(it->second.ms) : -127.f;
     // The mix gate, on `fade`-sample blocks so an onset late in the frame still opens it,
-    // against the floor before this frame moves it. Blocks are only looked at when the
-    // frame is near the gate (a block is at most F/fade times the frame's mean square).
+    // against the floor before this frame moves it; a closed gate remembers where it opened.
     p.onset = -1;
     const float gate_db = x ? std::min(std::max(detector_.floor_db(id) + c_.gate_snr_db, c_.detector.active_min_db),
                                        c_.content_min_db)
                             : 127.f;
     bool open = false;
-    if (db + block_gain_db >= gate_db) {
-      if (p.gate == 0 || db < gate_db) {  // where in the frame it opens, or whether at all
-        const int b = first_block_at(cond, F, fade, std::pow(10.0, gate_db / 10.0));
-        open = b >= 0;
-        if (open && p.gate == 0) p.onset = b * fade;
-      } else {
-        open = true;
+    if (x) {
+      const double* blocks = it->second.blocks;
+      open = level_dbov(*std::max_element(blocks, blocks + nb)) >= gate_db;
+      if (open && p.gate == 0) {
+        const double gate_ms = std::pow(10.0, gate_db / 10.0);
+        p.onset = static_cast<int>(std::find_if(blocks, blocks + nb, [&](double b) { return b >= gate_ms; }) - blocks) * fade;
       }
     }
     if (open) {

@@ -84,6 +84,7 @@ class AudioMixer {
   Limiter shared_limiter_;
   std::vector<double> total_;
   std::vector<float> contribution_;
+  std::vector<double> blocks_;  // per input row: mean square of each `fade`-sample block
   mutable std::mutex mu_;  // process() runs without the GIL: every public member takes it
 };
 
