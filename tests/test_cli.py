@@ -96,3 +96,40 @@ def test_an_output_that_cannot_be_written_is_exit_1_with_one_line(tmp_path, caps
     assert main(["demo", "-n", "1", "-t", "1", "-q", "--size", "160x90", "-o", str(tmp_path / out)]) == 1
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_the_progress_bar_shows_speed_and_eta_on_a_terminal_and_nothing_in_a_log(tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "vmedia", "demo", "-n", "1", "-t", "2", "--size", "160x90"]
+    log = subprocess.run([*args, "-o", str(tmp_path / "a.mp4")], capture_output=True, text=True, check=True)
+    assert "\r" not in log.stderr and log.stderr.strip() == ""
+    leader, follower = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a 120x24 terminal
+    proc = subprocess.Popen([*args, "-o", str(tmp_path / "b.mp4")], stdout=follower, stderr=follower)
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        screen += chunk
+    assert proc.wait() == 0
+    os.close(leader)
+    text = screen.decode(errors="replace")
+    import re
+
+    last = [line for line in text.split("\r") if line.startswith("composing")][-1]  # redrawn in place
+    assert "100%" in last and "60/60" in last
+    assert re.search(r"\d\d:\d\d<\d\d:\d\d", last)  # elapsed<ETA
+    assert re.search(r"[\d.]+frame/s, [\d.]+x realtime\]", last)  # speed

@@ -206,3 +206,21 @@ def test_ctrl_c_finishes_the_file_and_says_so(tmp_path):
     video, audio = read_back(out)
     frames = int(stdout.split("playable (")[1].split(" frames")[0])
     assert len(video) == frames and frames >= 2 * FPS
+
+
+def test_faststart_and_muxer_options_pass_through_to_ffmpeg(tmp_path):
+    def record(name, **kwargs):
+        room = Room()
+        sink = ContainerSink(room.mixer, tmp_path / name, realtime=False, **kwargs)
+        for _ in range(2 * FPS):
+            sink.write(room.tick())
+        sink.close(room.mixer.close())
+        return (tmp_path / name).read_bytes()
+
+    default, short, faststart = record("a.mp4"), record("b.mp4", options={"frag_duration": "250000"}), record("c.mp4", faststart=True)
+    assert 2 <= default.count(b"moof") <= 4  # about one fragment a second
+    assert short.count(b"moof") >= 2 * default.count(b"moof")
+    assert b"moof" not in faststart and faststart.index(b"moov") < faststart.index(b"mdat")
+    for data, name in ((default, "a.mp4"), (short, "b.mp4"), (faststart, "c.mp4")):
+        video, audio = read_back(tmp_path / name)
+        assert len(video) == 2 * FPS and audio

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -105,13 +106,15 @@ class Progress:
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=label, unit="frame", file=sys.stderr, dynamic_ncols=True, leave=True)
+            # The terminal's size, or 100x24 where it reports none (tqdm draws nothing then).
+            width, rows = shutil.get_terminal_size((100, 24))
+            self._bar = tqdm(total=total, desc=label, unit="frame", file=sys.stderr, ncols=width, nrows=max(rows, 2), leave=True)
 
     def update(self, done: int) -> None:
         if self._bar is not None:
             self._bar.update(done - self._bar.n)
             speed = done / self.fps / max(1e-6, time.perf_counter() - self.started)
-            self._bar.set_postfix_str(f"{speed:.2f}x realtime", refresh=False)
+            self._bar.set_postfix_str(f"{speed:.1f}x realtime", refresh=False)
 
     def close(self) -> None:
         if self._bar is not None:

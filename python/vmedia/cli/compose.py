@@ -137,7 +137,7 @@ def compose_files(inputs: list[str], out: str, *, layout: str = "gallery", profi
     def report(done, total):
         nonlocal bar
         if bar is None:
-            bar = common.Progress(total, f"composing {len(inputs)} inputs", profile.fps, enabled=show_progress)
+            bar = common.Progress(total, "composing", profile.fps, enabled=show_progress)
         bar.update(done)
 
     def write(output):

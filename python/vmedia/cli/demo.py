@@ -180,7 +180,7 @@ def run_demo(path: str, participants: int = 9, seconds: float = 10.0, layout: st
         mixer.add_participant(p.pid, p.name)
     sink = ContainerSink(mixer, path, faststart=faststart, realtime=False)
     total = max(1, round(seconds * profile.fps))
-    bar = common.Progress(total, f"composing {participants} participants", profile.fps, enabled=show_progress)
+    bar = common.Progress(total, "composing", profile.fps, enabled=show_progress)
     events = []
     audio_k = 0
     done = 0
