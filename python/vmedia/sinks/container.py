@@ -43,6 +43,7 @@ log = logging.getLogger("vmedia.sinks")
 FRAGMENTED_MP4 = {"movflags": "+frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000"}
 FASTSTART_MP4 = {"movflags": "+faststart"}
 _MP4 = ("mp4", "mov", "ipod", "ismv")
+BATCH_SECONDS = 0.1  # how often the writer thread takes what the room queued
 _NETWORK_PORTS = {"rtmp": 1935, "rtmps": 443, "rtmpt": 80, "srt": None, "tcp": None, "udp": None}
 
 
@@ -110,8 +111,9 @@ class ContainerSink:
 
     ContainerSink(mixer, "meeting.mp4"), or ContainerSink(mixer, "rtmp://a.rtmp.youtube.com/live2/KEY").
 
-    Call `write(out)` right after each `mixer.tick(t)` (it reads `mixer.time` to place
-    the mix frames) and `close(mixer.close())` at the end. MP4 is fragmented unless
+    Call `write(out)` with every TickOutput in order, the first right after its
+    `mixer.tick(t)` (it reads `mixer.time` to place the mix frames), and
+    `close(mixer.close())` at the end. MP4 is fragmented unless
     `faststart=True`; `options` are FFmpeg muxer options (they win over the defaults);
     `timeout` bounds connecting and every write; `queue_seconds` bounds the backlog.
     `realtime=False` is for offline drivers (files composed faster than real time): a
@@ -154,6 +156,7 @@ class ContainerSink:
                         "width": prof.width, "height": prof.height, "audio_bitrate": audio_bitrate}
         self._queue: queue.Queue = queue.Queue(maxsize=max(2, math.ceil(queue_seconds * prof.fps)))
         self._realtime = realtime
+        self._next_mix: int | None = None  # index of the next 20 ms mix frame write() will see
         self._dropping = False
         self._closing = False
         self._stop = threading.Event()
@@ -170,10 +173,13 @@ class ContainerSink:
         self.stats.ticks += 1
         video = [(float(p.pts * p.time_base), bytes(p), bool(p.is_keyframe)) for p in out.video.get(self.profile, ())]
         audio = None
+        if self._next_mix is None:
+            # The mixer has made every 20 ms frame that ends by its clock; this tick's are the
+            # last of them. From here on the frames are counted: each comes exactly once.
+            self._next_mix = math.floor((self._mixer.time + EPS) / FRAME_SECONDS) - len(out.mixes)
         if out.mixes:
-            # The mixer made every 20 ms frame that ends by its clock; these are the last ones.
-            last = math.floor((self._mixer.time + EPS) / FRAME_SECONDS) - 1
-            audio = (last - len(out.mixes) + 1, np.stack([m.shared for m in out.mixes]).astype(np.float32))
+            audio = (self._next_mix, np.stack([m.shared for m in out.mixes]).astype(np.float32))
+            self._next_mix += len(out.mixes)
         if self._dropping:
             if not any(key for _, _, key in video) or self._queue.qsize() > self._queue.maxsize // 2:
                 self.stats.dropped_frames += len(video)
@@ -220,6 +226,7 @@ class ContainerSink:
             self._stop.set()
             self._kill_child("did not finish in time")
             self._thread.join(self._timeout)
+        self.stats.queued = self._queue.qsize()
         self._event("sink_closed", f"{self.target}: {self.stats.video_frames} video frames")
         return self.stats
 
@@ -272,31 +279,51 @@ class ContainerSink:
                 return False, False
             t0 = None  # media time of the stream's first keyframe: 0 in the container
             while True:
-                try:
-                    item = self._queue.get(timeout=0.1)
-                except queue.Empty:
+                # Wake a few times a second and take everything queued: each wake-up is a GIL
+                # hand-off with the room's thread, so fewer of them cost the tick less.
+                if self._stop.wait(BATCH_SECONDS):
+                    return False, self._opened  # close() gave up waiting
+                items = self._take_queued()
+                if not items:
                     if not self._poll_child():
                         return False, self._opened
                     continue
-                self.stats.queued = self._queue.qsize()
-                if item is _END:
-                    return self._finish(), self._opened
-                video, audio = item
-                if t0 is None:
-                    keys = [i for i, (_, _, key) in enumerate(video) if key]
-                    if not keys:
-                        self.stats.dropped_frames += len(video)
-                        continue
-                    t0 = video[keys[0]][0]
-                    video = video[keys[0] :]
-                data = [wire.video_message(round((t - t0) * self._fps), key, au) for t, au, key in video]
-                if audio is not None:
-                    data += self._audio_messages(audio, t0)
-                if not self._send(b"".join(data)):
+                data: list[bytes] = []
+                frames = 0
+                for item in items:
+                    if item is _END:
+                        if data and not self._send(b"".join(data)):
+                            return False, self._opened
+                        self.stats.video_frames += frames
+                        return self._finish(), self._opened
+                    video, audio = item
+                    if t0 is None:
+                        keys = [i for i, (_, _, key) in enumerate(video) if key]
+                        if not keys:
+                            self.stats.dropped_frames += len(video)
+                            continue
+                        t0 = video[keys[0]][0]
+                        video = video[keys[0] :]
+                    data += [wire.video_message(round((t - t0) * self._fps), key, au) for t, au, key in video]
+                    if audio is not None:
+                        data += self._audio_messages(audio, t0)
+                    frames += len(video)
+                if data and not self._send(b"".join(data)):
                     return False, self._opened
-                self.stats.video_frames += len(video)
+                self.stats.video_frames += frames
         finally:
             self._kill_child(None)
+
+    def _take_queued(self) -> list:
+        items = []
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                self.stats.queued = 0
+                return items
+            if items[-1] is _END:
+                return items
 
     def _audio_messages(self, audio: tuple[int, np.ndarray], t0: float) -> list[bytes]:
         first, frames = audio
