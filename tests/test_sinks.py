@@ -159,7 +159,7 @@ def test_a_stalled_server_never_blocks_the_room_gops_are_dropped_and_nothing_lea
     kinds = [e.kind for e in events]
     assert "sink_dropping" in kinds and "sink_disconnected" in kinds and kinds[-1] == "sink_closed"
     assert stats.dropped_gops >= 1 and stats.dropped_frames > 0 and "no progress" in stats.error
-    assert slowest < 0.1  # a copy into a queue, however stuck the server
+    assert slowest < 0.5  # a copy into a queue (a blocked write would take the 1 s timeout or more)
     assert time.monotonic() - closing < 5
     server.close()
     assert open_fds() <= fds and threading.active_count() <= threads
