@@ -349,3 +349,14 @@ def test_a_presentation_started_late_in_a_meeting_is_shown():
     assert len(decode_h264([p for o in outs for p in o.content])) >= 6
     y, x = main_centre(room.mixer.layout_for("phone"))
     assert int(outs[-1].picture_for("phone").y[y, x]) == pytest.approx(200, abs=4)
+
+
+def test_someone_no_layout_shows_never_becomes_the_active_speaker():
+    with Mixer([TINY], layout="speaker", labels=False) as mixer:
+        mixer.add_participant("stage")
+        mixer.add_participant("listener", visible=False)  # an auditorium's audience, unmuted
+        drive(mixer, 3.0, audio=talking({"listener": [(0.0, 3.0)]}, 3.0))
+        assert mixer.dominant is None
+        mixer.set_visible("listener", True)  # brought on stage: eligible again
+        drive(mixer, 3.0, audio=talking({"listener": [(3.0, 6.0)]}, 6.0), start=3.0)
+        assert mixer.dominant == "listener"

@@ -263,9 +263,10 @@ class Mixer:
         audio = AudioInput(member.id, member.audio_codec)
         audio.now_index = self._audio_index
         self._video_in[member.id], self._audio_in[member.id] = video, audio
+        self._audio.add(member.id)
         if not visible:
             self._hidden.add(member.id)
-        self._audio.add(member.id)
+            self._audio.set_speaker_eligible(member.id, False)
         self._emit(EventKind.JOINED, member.id)
 
     @_locked
@@ -291,8 +292,10 @@ class Mixer:
 
     @_locked
     def set_visible(self, pid: str, visible: bool) -> None:
+        """Someone no layout shows can never be the active speaker (an auditorium's audience)."""
         self._admitted(pid)
         (self._hidden.discard if visible else self._hidden.add)(pid)
+        self._audio.set_speaker_eligible(pid, visible)
 
     @_locked
     def set_forced_audio(self, pid: str, forced: bool) -> None:
