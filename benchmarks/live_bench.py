@@ -10,7 +10,9 @@ Rooms of the issue: a 6-person room at 1080p30 (a sensitive room's top profile) 
 25-person room at 720p30 (administrative), speaker layout, one x264 encode per distinct
 view (speaker and previous speaker: two), `--threads` x264 threads per encode.
 
-Run: python benchmarks/live_bench.py [--rooms 6x1080 25x720] [--seconds 20] [--threads 1]
+Run: python benchmarks/live_bench.py [--rooms 6x1080 25x720] [--seconds 20] [--threads 1] [--offline]
+(--offline: no clock, as fast as the CPU allows: the CPU cost, which a loaded machine
+cannot distort the way it distorts lateness.)
 """
 
 from __future__ import annotations
@@ -52,6 +54,33 @@ def load_items(paths: list[Path]) -> list[tuple[float, str, str, object]]:
 def cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def cpu_cost(n: int, size: str, seconds: float, threads: int) -> dict:
+    """The same room ticked as fast as the CPU allows: CPU-seconds per media-second (all
+    threads) and the tick's own thread time per frame, whatever else the machine runs."""
+    items = load_items(make_inputs(n, seconds))
+    profile = OutputProfile(**PROFILES[size], threads=threads)
+    mixer = Mixer([profile], layout="speaker", labels=True)
+    for i in range(n):
+        mixer.add_participant(f"p{i}", f"Person {i}")
+    k = pushed = 0
+    tick_cpu = []
+    c0 = cpu()
+    while k / profile.fps <= seconds:
+        t = k / profile.fps
+        while pushed < len(items) and items[pushed][0] <= t:
+            when, pid, kind, item = items[pushed]
+            (mixer.push_video if kind == "video" else mixer.push_audio)(pid, item, when)
+            pushed += 1
+        t0 = time.thread_time()
+        mixer.tick(t)
+        tick_cpu.append(time.thread_time() - t0)
+        k += 1
+    used = cpu() - c0
+    mixer.close()
+    return {"room": f"{n} x {size}p30", "cpu_per_media_second": round(used / seconds, 2),
+            "tick_thread_ms": {q: round(float(np.percentile(tick_cpu, q)) * 1000, 1) for q in (50, 99)}}
 
 
 def run_room(n: int, size: str, seconds: float, threads: int) -> dict:
@@ -100,9 +129,15 @@ def main() -> None:
     parser.add_argument("--rooms", nargs="+", default=["6x1080", "25x720"], help="NxSIZE, SIZE 720 or 1080")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--threads", type=int, default=1, help="x264 threads per encode")
+    parser.add_argument("--offline", action="store_true", help="tick as fast as possible: the CPU cost only")
     args = parser.parse_args()
     for spec in args.rooms:
         n, size = spec.split("x")
+        if args.offline:
+            r = cpu_cost(int(n), size, args.seconds, args.threads)
+            print(f"{r['room']}: {r['cpu_per_media_second']} CPU-s per media-s, tick thread "
+                  f"p50 {r['tick_thread_ms'][50]} ms p99 {r['tick_thread_ms'][99]} ms per frame (budget 33.3)")
+            continue
         r = run_room(int(n), size, args.seconds, args.threads)
         print(f"{r['room']}: {r['ticks']} ticks, {r['video_frames_dropped']}/{r['video_frames_due']} video frames skipped, "
               f"lateness p50 {r['lateness_ms'][50]} ms p99 {r['lateness_ms'][99]} ms max {r['lateness_ms'][100]} ms, "

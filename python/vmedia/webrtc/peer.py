@@ -24,7 +24,7 @@ from aiortc.sdp import SessionDescription
 
 from vmedia.engine.events import Event, EventKind
 from vmedia.engine.output import TickOutput
-from vmedia.errors import InvalidInputError
+from vmedia.errors import InvalidInputError, VmediaError
 from vmedia.hosting.live import LiveDriver
 from vmedia.webrtc import aiortc_internals
 from vmedia.webrtc.playout import PlayoutBuffer, SyncGroup
@@ -98,6 +98,7 @@ class RoomPeer:
         self._incoming: dict[str, MediaStreamTrack] = {}  # kind -> the peer's track
         self.keyframes_requested = 0  # PLI/FIR from the peer (and send-queue overflows)
         self.plis_sent = 0  # PLIs sent to the peer for vmedia's keyframe_needed
+        self.refused = 0  # incoming frames the room refused at push
         self._tasks: set[asyncio.Task] = set()
         self._last_media = math.nan  # media time of the last frame from the peer
         self._joined = False
@@ -187,11 +188,16 @@ class RoomPeer:
             buffer.put(frame, pts, arrival - hold * duration)
 
     def _feed(self, t: float) -> None:
-        """Tick thread: hand the room what is due by media time t."""
-        for when, frame in self.video.due(t):
-            self.room.push_video(self.pid, frame, when)
-        for when, frame in self.audio.due(t):
-            self.room.push_audio(self.pid, frame, when)
+        """Tick thread: hand the room what is due by media time t. A frame the room
+        refuses (a picture over its size limit, say) is counted and logged; the rest go on."""
+        for push, buffer in ((self.room.push_video, self.video), (self.room.push_audio, self.audio)):
+            for when, frame in buffer.due(t):
+                try:
+                    push(self.pid, frame, when)
+                except VmediaError as e:
+                    self.refused += 1
+                    if self.refused == 1 or self.refused % 100 == 0:
+                        log.warning("peer %s: the room refused a frame (%d so far): %s", self.pid, self.refused, e)
 
     # --- outgoing media -------------------------------------------------------------------
     def _on_output(self, out: TickOutput) -> None:
@@ -294,6 +300,6 @@ class RoomPeer:
             "audio_in": self.audio.stats, "video_in": self.video.stats, "extra_delay": self.audio.group.extra,
             "video_sent": self.video_out.sent, "video_dropped": self.video_out.dropped,
             "audio_sent": self.audio_out.sent, "audio_dropped": self.audio_out.dropped,
-            "keyframes_requested": self.keyframes_requested, "plis_sent": self.plis_sent,
+            "keyframes_requested": self.keyframes_requested, "plis_sent": self.plis_sent, "refused": self.refused,
         }
 
