@@ -12,6 +12,7 @@ from vmedia.video.compositor import Overlay, Tile
 from vmedia.hosting import LiveDriver, MediaClock
 from vmedia.hosting.live import run_live
 from vmedia.webrtc import PlayoutBuffer, RoomPeer, SyncGroup
+from vmedia.hosting.host import HostEvent, HostEventKind, RoomHost, RoomStats
 from vmedia.codecs.video import VideoDecoder, VideoEncoder
 from vmedia.engine import Event, EventKind, Member, TickOutput
 from vmedia.rooms.audit import Action, AuditLog, AuditRecord, Outcome
@@ -22,8 +23,8 @@ from vmedia.rooms.policy import RoomPolicy
 CLASSES = [Room, RoomPolicy, PinLimits, PinGate, PinRefused, AuditLog, AuditRecord, EventHistory, Event, Member,
            TickOutput, Mixer, AudioMixer, Compositor, Tile, Overlay, I420Frame, OutputProfile, ContainerSink,
            AudioDecoder, AudioEncoder, VideoDecoder, VideoEncoder, LiveDriver, MediaClock, RoomPeer, PlayoutBuffer,
-           SyncGroup]
-ENUMS = [EventKind, Action, Outcome]  # every value, with the comment beside it in the source
+           SyncGroup, RoomHost, RoomStats, HostEvent]
+ENUMS = [EventKind, Action, Outcome, HostEventKind]  # every value, with the comment beside it in the source
 
 
 def first_line(obj) -> str:

@@ -19,17 +19,20 @@ from vmedia.codecs.video import OutputProfile
 from vmedia.errors import InvalidInputError
 from vmedia.media.time import FRAME_SECONDS
 
-# Measured per frame on one core (seconds), and the frame size they were measured at.
+# Per frame on one core (seconds), and the frame sizes they scale from. The codec figures
+# are DESIGN.md's; the fixed per-frame costs are fitted so that the estimate matches what
+# `benchmarks/rooms_bench.py --offline` measured for its two rooms (RESULTS.md "Rooms per
+# machine": 4x360p gallery 0.25, 9x720p speaker 1.0 CPU-s per media-s, within 10 %).
 DECODE_360P = 0.43e-3  # 640x360 H.264 decode (DESIGN.md)
 ENCODE_720P = 11.2e-3  # 1280x720 libx264 veryfast/zerolatency encode (DESIGN.md)
-COMPOSE_720P = 0.9e-3  # 1280x720 compose of a gallery, labels included (benchmarks/rooms_bench.py)
+COMPOSE_720P = 0.9e-3  # 1280x720 compose of a gallery, labels included (RESULTS.md, compositor)
+ENCODE_FIXED = 0.7e-3  # per encode whatever its size: x264's per-frame work, packet handling
 PIXELS_360P = 640 * 360
 PIXELS_720P = 1280 * 720
 AUDIO_DECODE = 0.04e-3  # one 20 ms Opus frame decoded
 AUDIO_ENCODE = 0.06e-3  # one 20 ms Opus frame encoded
 MIX_PER_PARTICIPANT = 0.01e-3  # levels, detector and the mix, per participant per 20 ms
-ENGINE_OVERHEAD = 0.5e-3  # per output frame: policy, layout, Python orchestration
-
+ENGINE_OVERHEAD = 1.5e-3  # per output frame: view policy, layouts, cards, Python orchestration
 
 @dataclass(frozen=True)
 class RoomCost:
@@ -68,7 +71,7 @@ def estimate(participants: int, profiles: Sequence[OutputProfile], *, layout: st
     rate = fps or profiles[0].fps
     decode = rate * shown * DECODE_360P * (input_size[0] * input_size[1]) / PIXELS_360P
     n_views = distinct_views(participants, layout=layout, self_view=self_view, views=views)
-    per_view = sum((ENCODE_720P + COMPOSE_720P) * p.width * p.height / PIXELS_720P for p in profiles)
+    per_view = sum(ENCODE_FIXED + (ENCODE_720P + COMPOSE_720P) * p.width * p.height / PIXELS_720P for p in profiles)
     encode = rate * (n_views * per_view + ENGINE_OVERHEAD)
     encodes = 1 + min(max_mixed, participants)
     audio = (participants * (AUDIO_DECODE + MIX_PER_PARTICIPANT) + encodes * AUDIO_ENCODE) / FRAME_SECONDS

@@ -277,6 +277,7 @@ class RoomHost:
             return sum(self._room_estimate(s).total for s in self._slots.values())
 
     def headroom(self) -> float:
+        """CPU-seconds per media-second admission can still hand out."""
         return self.budget - self.estimated_load()
 
     # --- running: live --------------------------------------------------------------------
@@ -342,6 +343,7 @@ class RoomHost:
 
     # --- statistics -----------------------------------------------------------------------
     def stats(self) -> dict[str, RoomStats]:
+        """Each room's accounts, by room id (read from any thread)."""
         with self._lock:
             slots = list(self._slots.values())
         return {s.id: self._stats_of(s) for s in slots}
