@@ -62,7 +62,7 @@ class LiveDriver:
     def __init__(self, engine, *, fps: int | None = None, late_after: float | None = None,
                  clock: MediaClock | None = None, late_event_interval: float = 1.0):
         mixer = getattr(engine, "mixer", engine)
-        self.fps = int(fps or getattr(mixer, "fps", 30))
+        self.fps: int = int(fps or mixer.fps)
         if self.fps <= 0:
             raise InvalidInputError(f"fps must be positive, got {self.fps}")
         self.engine = engine
@@ -272,7 +272,10 @@ async def run_live(engine, on_output: Callable[[TickOutput], Awaitable[None] | N
     loop = asyncio.get_running_loop()
     outputs: asyncio.Queue = asyncio.Queue()
     driver = LiveDriver(engine, fps=fps, late_after=late_after)
-    driver.add_output(lambda out: loop.call_soon_threadsafe(outputs.put_nowait, out))
+    def hand_over(out: TickOutput) -> None:  # the tick thread -> this loop
+        loop.call_soon_threadsafe(outputs.put_nowait, out)
+
+    driver.add_output(hand_over)
     driver.start(until=duration)
     finished = loop.run_in_executor(None, driver.done.wait)
     try:

@@ -17,7 +17,7 @@ import logging
 import math
 from collections.abc import Callable
 
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import SessionDescription
@@ -94,7 +94,7 @@ class RoomPeer:
         self.video_out = ViewVideoTrack(on_gap=self._request_keyframe)
         self.audio_out = ViewAudioTrack()
         self._loop = asyncio.get_running_loop()
-        self._video_receiver = None
+        self._video_receiver: RTCRtpReceiver | None = None
         self._incoming: dict[str, MediaStreamTrack] = {}  # kind -> the peer's track
         self.keyframes_requested = 0  # PLI/FIR from the peer (and send-queue overflows)
         self.plis_sent = 0  # PLIs sent to the peer for vmedia's keyframe_needed
@@ -227,7 +227,7 @@ class RoomPeer:
             self._spawn(self._send_pli())
 
     async def _send_pli(self) -> None:
-        if await aiortc_internals.send_pli(self._video_receiver):
+        if self._video_receiver is not None and await aiortc_internals.send_pli(self._video_receiver):
             self.plis_sent += 1
 
     # --- lifetime -------------------------------------------------------------------------

@@ -18,12 +18,13 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from vmedia.errors import InvalidInputError, PermissionDenied
+from vmedia.rooms.room import Room
 from vmedia.hosting.live import LiveDriver
 from vmedia.webrtc.peer import RoomPeer
 
 log = logging.getLogger("vmedia.webrtc.server")
 
-ROOM_KEY = web.AppKey("room", object)
+ROOM_KEY = web.AppKey("room", Room)
 DRIVER_KEY = web.AppKey("driver", LiveDriver)
 PEERS_KEY = web.AppKey("peers", dict)
 PEER_OPTIONS_KEY = web.AppKey("peer_options", dict)
