@@ -1,0 +1,37 @@
+"""atheris entry point for the room push-path fuzz target (tests/fuzz/room_targets.py).
+
+    python tests/fuzz/fuzz_room.py [libFuzzer flags] [CORPUS_DIR ...]
+
+libFuzzer writes new inputs into the first corpus directory: give it a scratch one before
+the checked-in seeds, e.g.
+
+    mkdir -p /tmp/corpus-room
+    python tests/fuzz/fuzz_room.py -max_total_time=600 /tmp/corpus-room tests/fuzz/corpus/room_push
+
+vmedia's Python (the push path: inputs, codecs, engine) is instrumented for coverage; see
+docs/reliability.md for a sanitizer build of _core underneath.
+"""
+
+import logging
+import os
+import sys
+
+import atheris
+import av  # noqa: F401  (imported before instrumentation: not worth tracing)
+import numpy  # noqa: F401
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+with atheris.instrument_imports(include=["room_targets", "hostile_media", "vmedia"]):
+    import room_targets  # noqa: E402
+
+
+def main() -> None:
+    logging.disable(logging.WARNING)  # the attacker's stream errors, once per input: noise here
+    room_targets.reference()  # the run without the attacker, once, before fuzzing
+    atheris.Setup(sys.argv, room_targets.room_push)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
