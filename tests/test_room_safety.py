@@ -639,3 +639,20 @@ def test_an_attacker_at_full_volume_is_limited_and_never_silences_the_others():
     loud, quiet = spectrum(heard(outs, "viewer")), spectrum(heard(ref, "viewer"))
     for _, f in HEALTHY.values():
         assert loud[int(f)] > 0.2 * quiet[int(f)]
+
+
+# --- process exit ------------------------------------------------------------------------------
+def test_process_exit_while_daemon_threads_tick_never_aborts():
+    """It aborted 2 times in 20 ("terminate called without an active exception"): a daemon
+    thread killed by the interpreter's exit as it re-took the GIL inside the core."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parent / "exit_while_ticking.py"
+    runs = []
+    for delays in (("0.3", "0.45"), ("0.6", "0.35")):  # two at a time, exiting mid-tick
+        procs = [subprocess.Popen([sys.executable, str(script), d], stderr=subprocess.PIPE, text=True) for d in delays]
+        runs += [(p.wait(timeout=60), p.stderr.read()) for p in procs]
+    assert [rc for rc, _ in runs] == [0] * 4, [err[-400:] for _, err in runs]
+    assert not any("terminate" in err or "Traceback" in err for _, err in runs)

@@ -12,14 +12,17 @@ and each view is composed and encoded once (see vmedia.video.views).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import math
 import numbers
 import os
 import threading
+import time
+import weakref
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import av
 
@@ -74,6 +77,21 @@ def _open(method):
 
 
 _shared_pool: ThreadPoolExecutor | None = None
+_live_mixers: weakref.WeakSet = weakref.WeakSet()
+EXIT_WAIT = 5.0  # seconds interpreter exit waits for running ticks
+
+
+@atexit.register
+def _hold_mixers_at_exit() -> None:
+    """At interpreter exit, daemon threads are killed (pthread_exit) when they next take the
+    GIL; one killed as it leaves the core, which released the GIL, unwinds through a C++
+    destructor and aborts the process ("terminate called without an active exception").
+    So wait for running ticks to finish and keep every mixer's lock: no thread enters the
+    core through a mixer again. atexit runs on the main thread; the lock is reentrant, so
+    later exit handlers there (closing a recording) still work."""
+    deadline = time.monotonic() + EXIT_WAIT
+    for mixer in list(_live_mixers):
+        mixer._lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def shared_decode_pool() -> ThreadPoolExecutor:
@@ -160,6 +178,7 @@ class Mixer:
         self.views = views
         self._policy = ViewPolicy(layout, variant=speaker_variant, self_view=self_view)
         self._lock = threading.RLock()
+        _live_mixers.add(self)
         self._closed = False
         self._members: dict[str, Member] = {}  # everyone who receives: in the room or waiting
         self._video_in: dict[str, VideoInput] = {}  # admitted participants' inputs
@@ -597,6 +616,14 @@ class Mixer:
         out.video_frames.append(VideoFrameOut(view_of, packets))
         self._video_index += 1
 
+    def _submit(self, fn, *args) -> Future:
+        try:
+            return self._pool.submit(fn, *args)
+        except RuntimeError:  # the pool was shut down (interpreter exit): decode right here
+            done: Future = Future()
+            done.set_result(fn(*args))
+            return done
+
     def _note_layout(self, layout: layouts.Layout) -> None:
         old = self._broadcast_layout
         if old is None or [(s.participant, s.rect) for s in old.slots] != [(s.participant, s.rect) for s in layout.slots]:
@@ -612,7 +639,7 @@ class Mixer:
             if pid in visible:
                 if video.became_visible():
                     out.events.append(Event(EventKind.KEYFRAME_NEEDED, pid, now, "became visible"))
-                jobs[pid] = self._pool.submit(video.decode_until, now)
+                jobs[pid] = self._submit(video.decode_until, now)
             else:
                 video.visible = False
                 video.skip_until(now)
