@@ -656,3 +656,51 @@ def test_process_exit_while_daemon_threads_tick_never_aborts():
         runs += [(p.wait(timeout=60), p.stderr.read()) for p in procs]
     assert [rc for rc, _ in runs] == [0] * 4, [err[-400:] for _, err in runs]
     assert not any("terminate" in err or "Traceback" in err for _, err in runs)
+
+
+# --- threads -------------------------------------------------------------------------------------
+def test_mute_all_while_others_join_and_leave_is_never_half_applied():
+    """It raised "dictionary changed size during iteration" (366 times in 60 s), half-applied."""
+    import threading
+
+    room = Room("administrative", layout="gallery")
+    room.mixer = Mixer([TINY], labels=False, layout="gallery")
+    room.join("host", role="host")
+    errors, stop = [], threading.Event()
+
+    def churn(prefix):
+        i = 0
+        while not stop.is_set():
+            try:
+                room.join(f"{prefix}{i % 6}")
+                room.leave(f"{prefix}{(i + 3) % 6}")
+            except VmediaError:
+                pass  # joined or gone already: refusals are fine
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+            i += 1
+
+    def ticker():
+        k = 0
+        while not stop.is_set():
+            room.tick(k * 0.05)
+            k += 1
+
+    threads = [threading.Thread(target=churn, args=(p,)) for p in "ab"] + [threading.Thread(target=ticker)]
+    for th in threads:
+        th.start()
+    try:
+        for n in range(300):
+            try:
+                room.mute_all("host", n % 2 == 0)
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+    finally:
+        stop.set()
+        for th in threads:
+            th.join()
+    assert not errors
+    room.mute_all("host")  # applied to everyone present, and to whoever joins later
+    room.join("late")
+    assert all(room.is_muted(pid) for pid in room.participants if pid != "host")
+    assert not room.is_muted("host")

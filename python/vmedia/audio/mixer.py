@@ -17,6 +17,7 @@ from vmedia import _core
 from vmedia.errors import InvalidInputError
 from vmedia.media.time import FRAME_SIZE, SAMPLE_RATE
 
+NAME_GRACE_FRAMES = 50  # frames (1 s) a participant who left is still named in events
 
 
 @dataclass
@@ -54,6 +55,8 @@ class AudioMixer:
         self._ids: dict[str, int] = {}
         self._names: dict[int, str] = {}
         self._next = 0
+        self._frames = 0  # frames processed
+        self._gone: list[tuple[int, int]] = []  # (frame it left at, id): names kept a while
 
     @property
     def latency(self) -> int:
@@ -75,7 +78,9 @@ class AudioMixer:
     def remove(self, participant: str) -> None:
         """Leaves with a fade over the next frame, never a click."""
         self._core.remove(self._id(participant))
-        del self._ids[participant]  # its id is never reused, so a late event still names it
+        # Its id is never reused, so a late event (the fade-out frame) still names it; the
+        # name is forgotten a second later, so a long call's joins and leaves stay bounded.
+        self._gone.append((self._frames, self._ids.pop(participant)))
 
     def set_gain(self, participant: str, gain: float) -> None:
         self._core.set_gain(self._id(participant), float(gain))
@@ -116,6 +121,9 @@ class AudioMixer:
                         f"participant {n!r}: a frame is {FRAME_SIZE} float samples (20 ms at 48 kHz mono), got {x.dtype} {x.shape}"
                     )
         r = self._core.process(ids, block.astype(np.float32, copy=False))
+        self._frames += 1
+        while self._gone and self._gone[0][0] < self._frames - NAME_GRACE_FRAMES:
+            self._names.pop(self._gone.pop(0)[1], None)
         name = self._names.__getitem__
         return MixFrame(
             participants=[name(i) for i in r["ids"].tolist()],
