@@ -21,6 +21,7 @@ back every 5 minutes. Checked (check() raises AssertionError):
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import logging
 import sys
@@ -94,7 +95,7 @@ class Sender:
         return self.audio[k % len(self.audio)]
 
 
-def collections(room: Room) -> dict[str, int]:
+def room_collections(room: Room) -> dict[str, int]:
     """The size of everything a room keeps per participant, event or view."""
     m = room.mixer
     sizes = {
@@ -140,10 +141,9 @@ def soak(minutes: float, *, seed: int = 7, attacker_rate: int = 4, scale: float 
     stalled: dict[str, int] = {}
     generation = {pid: 0 for pid in guests}
     joined_at: dict[str, tuple[int, int]] = {host: (0, 0), "x": (0, 0)} | {pid: (0, 0) for pid in guests}
-    audio_pts: dict[str, list[int]] = {}
-    steps: dict[str, int] = {}  # audio pts per 20 ms packet: 960 (Opus, 48 kHz) or 160 (G.711, 8 kHz)
-    video_pts: dict[str, list[int]] = {}
-    offsets, frame_errors, refusals = [], [], 0
+    streams: dict[str, Stream] = {}  # per stay in the room: what it received (O(1) memory)
+    offsets = Offsets(first=60 * FPS)
+    frame_errors: list = []
     rss, sizes_max, samples = [], {}, []
     expected_audio = expected_video = produced_audio = produced_video = 0
     k = 0  # next 20 ms audio frame to push
@@ -206,21 +206,20 @@ def soak(minutes: float, *, seed: int = 7, attacker_rate: int = 4, scale: float 
             frame_errors.append((i, len(out.audio_frames), len(out.video_frames)))
         for pid in room.roles:  # one stream per stay in the room
             stay = pid if pid == host else f"{pid}@{joined_at[pid][0]}"
-            audio_pts.setdefault(stay, []).extend(p.pts for p in out.audio_for(pid))
-            video_pts.setdefault(stay, []).extend(p.pts for p in out.video_for(pid))
-            steps[stay] = 160 if room.member(pid).audio_codec in ("pcmu", "pcma") else 960
-        a, v = audio_pts[host], video_pts[host]
-        if a and v:
-            offsets.append((a[-1] + 960) / 48000 - v[-1] / FPS)
+            if stay not in streams:
+                streams[stay] = Stream(160 if room.member(pid).audio_codec in ("pcmu", "pcma") else 960)
+            streams[stay].add(out.audio_for(pid), out.video_for(pid))
+        h = streams[host]
+        if h.audio is not None and h.video is not None:
+            offsets.add((h.audio + 960) / 48000 - h.video / FPS)
         if i % (60 * FPS) == 0 or i == n_frames - 1:
-            sizes = collections(room)
+            sizes = room_collections(room)
             for name, n in sizes.items():
                 sizes_max[name] = max(sizes_max.get(name, 0), n)
             rss.append((round(t / 60, 2), round(rss_mb(), 1)))
             samples.append({"minute": round(t / 60, 2), **sizes})
             log(f"{t / 60:5.1f} min of media  {time.perf_counter() - start:6.1f} s  RSS {rss[-1][1]} MB  "
                 f"people {len(room.roles)}  attacker refused {attacker.refused}")
-    refusals = attacker.refused
     room.close()
     warm = [r for r in rss if r[0] >= min(3.0, minutes / 3)]
     growth = (warm[-1][1] - warm[0][1]) / max(1e-9, warm[-1][0] - warm[0][0]) * 10 if len(warm) > 1 else 0.0
@@ -228,24 +227,53 @@ def soak(minutes: float, *, seed: int = 7, attacker_rate: int = 4, scale: float 
         "minutes": minutes, "ticks": n_frames, "wall_s": round(time.perf_counter() - start, 1),
         "expected_audio": expected_audio, "produced_audio": produced_audio,
         "expected_video": expected_video, "produced_video": produced_video, "frame_errors": frame_errors[:10],
-        "gaps": {pid: _gaps(audio_pts[pid], steps[pid]) + _gaps(video_pts[pid], 1) for pid in audio_pts},
-        "host_audio_packets": len(audio_pts[host]), "host_video_packets": len(video_pts[host]),
-        "av_offset": [round(min(offsets), 4), round(max(offsets), 4)] if offsets else None,
-        "av_offset_first_minute": _mean(offsets[: 60 * FPS]), "av_offset_last_minute": _mean(offsets[-60 * FPS :]),
+        "gaps": {stay: s.gaps for stay, s in streams.items()},
+        "host_audio_packets": streams[host].audio_packets, "host_video_packets": streams[host].video_packets,
+        "av_offset": [round(offsets.low, 4), round(offsets.high, 4)],
+        "av_offset_first_minute": offsets.first_mean(), "av_offset_last_minute": offsets.last_mean(),
         "rss_mb": rss, "rss_growth_mb_per_10_min": round(growth, 2), "collections_max": sizes_max,
-        "collections": samples, "attacker_refused": refusals, "attacker_stats": None,
+        "collections": samples, "attacker_refused": attacker.refused,
     }
 
 
-def _gaps(pts: list[int], step: int) -> int:
-    """Places where a receiver's consecutive packets are not one frame apart (a receiver who
-    left and came back has a new id, so its stream has no hole)."""
-    d = np.diff(np.asarray(pts, np.int64))
-    return int(np.count_nonzero(d != step))
+class Stream:
+    """What one receiver got during one stay: packet counts and the places where two
+    consecutive packets are not one frame apart (holes or duplicates)."""
+
+    def __init__(self, audio_step: int):
+        self.audio_step = audio_step  # pts per 20 ms: 960 (Opus, 48 kHz) or 160 (G.711, 8 kHz)
+        self.audio = self.video = None  # last pts
+        self.audio_packets = self.video_packets = self.gaps = 0
+
+    def add(self, audio, video) -> None:
+        for p in audio:
+            self.gaps += self.audio is not None and p.pts - self.audio != self.audio_step
+            self.audio, self.audio_packets = p.pts, self.audio_packets + 1
+        for p in video:
+            self.gaps += self.video is not None and p.pts - self.video != 1
+            self.video, self.video_packets = p.pts, self.video_packets + 1
 
 
-def _mean(x) -> float | None:
-    return round(float(np.mean(x)), 5) if len(x) else None
+class Offsets:
+    """Range of the A/V offset, and its mean over the first and the last `first` ticks."""
+
+    def __init__(self, first: int):
+        self.low, self.high = float("inf"), float("-inf")
+        self.first, self.count, self.first_sum = first, 0, 0.0
+        self.last: collections.deque = collections.deque(maxlen=first)
+
+    def add(self, x: float) -> None:
+        self.low, self.high = min(self.low, x), max(self.high, x)
+        if self.count < self.first:
+            self.first_sum += x
+        self.count += 1
+        self.last.append(x)
+
+    def first_mean(self) -> float:
+        return round(self.first_sum / max(1, min(self.count, self.first)), 5)
+
+    def last_mean(self) -> float:
+        return round(sum(self.last) / max(1, len(self.last)), 5)
 
 
 def check(r: dict, *, people: int = 9) -> None:
