@@ -12,12 +12,11 @@ def main() -> None:
     out = HERE / "corpus" / "room_push"
     out.mkdir(parents=True, exist_ok=True)
     seeds = [bytes(16), b"\x03" + b"\xff" * 63]  # quiet; loud with every count and kind at its maximum
-    # One seed per garbage kind: gain 0, eight actions per frame, video (0) or audio (1) of kind k.
-    for medium in (0, 1):
-        for kind in range(12):
-            action = bytes([1, medium, kind]) + rng.integers(0, 256, 6, dtype=np.uint8).tobytes()
-            seeds.append(b"\x01" + (b"\x08" + action * 8) * 6)
-    seeds += [rng.integers(0, 256, int(n), dtype=np.uint8).tobytes() for n in rng.integers(32, 600, 10)]
+    # One seed per garbage kind k: gain 0, eight actions per frame, video and audio of kind k.
+    for kind in range(12):
+        video, audio = (bytes([1, medium, kind]) + rng.integers(0, 256, 6, dtype=np.uint8).tobytes() for medium in (0, 1))
+        seeds.append(b"\x01" + (b"\x08" + (video + audio) * 4) * 6)
+    seeds += [rng.integers(0, 256, int(n), dtype=np.uint8).tobytes() for n in rng.integers(32, 600, 4)]
     for i, s in enumerate(seeds):
         (out / f"seed-{i:02d}").write_bytes(s)
 
