@@ -92,16 +92,16 @@ def stress(seconds: float, *, seed: int = 3) -> dict:
 
     def membership(rng) -> None:
         pid = rng.choice(POOL)
+        time.sleep(0.001)
         if pid in room.participants:
             room.leave(pid)
         else:
             room.join(pid, pid.upper(), audio_codec=rng.choice(("opus", "opus", "pcmu")))
-        time.sleep(0.001)
 
     controls = [
         lambda rng: room.mute_all("host", rng.random() < 0.5),
         lambda rng: room.mute("host", rng.choice(POOL), rng.random() < 0.5),
-        lambda rng: room.lock("host", rng.random() < 0.3),
+        lambda rng: room.lock("host", rng.random() < 0.2),
         lambda rng: room.pin("host", rng.choice(POOL + [None])),
         lambda rng: room.set_layout("host", rng.choice(("speaker", "gallery"))),
         lambda rng: room.set_gain("host", rng.choice(POOL), rng.choice((0.0, 0.5, 1.0, 2.0))),
@@ -113,8 +113,8 @@ def stress(seconds: float, *, seed: int = 3) -> dict:
     ]
 
     def host(rng) -> None:
-        rng.choice(controls)(rng)
         time.sleep(0.001)
+        rng.choice(controls)(rng)
 
     threads = [threading.Thread(target=guarded, args=(name, fn), name=name)
                for name, fn in (("tick", ticker), ("push", pusher), ("attacker", attack), ("membership", membership),
