@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from vmedia.errors import VmediaError
@@ -85,7 +86,7 @@ def profile(args: argparse.Namespace):
     return OutputProfile(f"{h}p", w, h, fps=args.fps, bitrate=args.bitrate)
 
 
-def check_output(out: str, inputs: list[str] = ()) -> None:
+def check_output(out: str, inputs: Sequence[str] = ()) -> None:
     """Refuse an output that is one of the inputs (ffmpeg asks; a batch tool must refuse)."""
     target = Path(out)
     for path in inputs:

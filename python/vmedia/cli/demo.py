@@ -72,6 +72,7 @@ class Synthetic:
         if mouth >= 2:
             ops.append(("fill", (fx + fw // 4 & ~1, fy + fh // 2 & ~1, fw // 2 & ~1, mouth), (40, 128, 170)))
         _core.compose(pic.planes, ops)
+        assert pic.av_frame is not None  # made from one above
         return pic.av_frame
 
 
@@ -181,7 +182,7 @@ def run_demo(path: str, participants: int = 9, seconds: float = 10.0, layout: st
     sink = ContainerSink(mixer, path, faststart=faststart, realtime=False)
     total = max(1, round(seconds * profile.fps))
     bar = common.Progress(total, "composing", profile.fps, enabled=show_progress)
-    events = []
+    events: list = []
     audio_k = 0
     done = 0
     interrupted = False

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import IO
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -160,7 +161,7 @@ class ContainerSink:
         self._dropping = False
         self._closing = False
         self._stop = threading.Event()
-        self._child: subprocess.Popen | None = None
+        self._child: subprocess.Popen[bytes] | None = None
         self._opened = False
         self._thread = threading.Thread(target=self._run, name=f"vmedia-sink-{profile}", daemon=True)
         self._thread.start()
@@ -171,7 +172,7 @@ class ContainerSink:
         if self._closing:
             raise SinkError(f"sink for {self.target!r} is closed")
         self.stats.ticks += 1
-        video = [(float(p.pts * p.time_base), bytes(p), bool(p.is_keyframe)) for p in out.video.get(self.profile, ())]
+        video = [(float((p.pts or 0) * (p.time_base or 1)), bytes(p), bool(p.is_keyframe)) for p in out.video.get(self.profile, ())]
         audio = None
         if self._next_mix is None:
             # The mixer has made every 20 ms frame that ends by its clock; this tick's are the
@@ -270,8 +271,8 @@ class ContainerSink:
         except OSError as e:
             self._fail(f"cannot start the muxer: {e}")
             return False, False
-        os.set_blocking(child.stdin.fileno(), False)
-        os.set_blocking(child.stdout.fileno(), False)
+        os.set_blocking(self._pipes()[0].fileno(), False)
+        os.set_blocking(self._pipes()[1].fileno(), False)
         self._opened = False
         self._mixer.request_keyframe(self.profile)  # the stream must start at an IDR, now
         try:
@@ -342,8 +343,7 @@ class ContainerSink:
     def _send(self, data: bytes) -> bool:
         """Write to the muxer; False (and the muxer killed) when it died or made no
         progress for `timeout` seconds."""
-        child = self._child
-        fd = child.stdin.fileno()
+        fd = self._pipes()[0].fileno()
         view = memoryview(data)
         last_progress = time.monotonic()
         while view:
@@ -367,9 +367,9 @@ class ContainerSink:
 
     def _poll_child(self) -> bool:
         """Read the muxer's news; False when it has exited."""
-        child = self._child
+        child = self._running()
         try:
-            news = child.stdout.read() or b""
+            news = self._pipes()[1].read() or b""
         except (BlockingIOError, ValueError):
             news = b""
         if b"open" in news and not self._opened:
@@ -381,10 +381,10 @@ class ContainerSink:
         return True
 
     def _child_ended(self) -> bool:
-        child = self._child
+        child = self._running()
         try:
             child.wait(self._timeout)
-            err = child.stderr.read().decode(errors="replace").strip().splitlines()
+            err = self._pipes()[2].read().decode(errors="replace").strip().splitlines()
         except (subprocess.TimeoutExpired, ValueError, OSError):
             err = []
         message = next((line[7:] for line in reversed(err) if line.startswith("error: ")), f"muxer exited with {child.returncode}")
@@ -398,11 +398,11 @@ class ContainerSink:
 
     def _finish(self) -> bool:
         """Tell the muxer to finish the file; wait for it."""
-        child = self._child
+        child = self._running()
         if not self._send(wire.message(wire.END, b"")):
             return False
         try:
-            child.stdin.close()
+            self._pipes()[0].close()
         except OSError:
             pass
         try:
@@ -417,12 +417,22 @@ class ContainerSink:
 
     def _poll_child_output_after_exit(self) -> None:
         try:
-            news = self._child.stdout.read() or b""
+            news = self._pipes()[1].read() or b""
         except (BlockingIOError, ValueError):
             news = b""
         if b"open" in news and not self._opened:
             self._opened = True
             self.stats.connects += 1
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        assert self._child is not None, "only while a muxer runs"
+        return self._child
+
+    def _pipes(self) -> tuple[IO[bytes], IO[bytes], IO[bytes]]:
+        """The running muxer's stdin, stdout and stderr (all pipes)."""
+        child = self._running()
+        assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+        return child.stdin, child.stdout, child.stderr
 
     def _kill_child(self, why: str | None) -> None:
         child = self._child
@@ -436,7 +446,7 @@ class ContainerSink:
                 child.wait(5)
             except subprocess.TimeoutExpired:
                 pass
-        for f in (child.stdin, child.stdout, child.stderr):
+        for f in self._pipes():
             try:
                 f.close()
             except OSError:

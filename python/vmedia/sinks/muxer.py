@@ -18,7 +18,7 @@ import signal
 import struct
 import sys
 from fractions import Fraction
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -73,9 +73,10 @@ class Muxer:
         self.config = config
         self.fps = int(config["fps"])
         self.time_base = Fraction(1, self.fps)
-        self.container = None
-        self._audio_encoder = None
-        self._next_sample = None
+        self.container: Any = None  # av's OutputContainer, opened at the first keyframe
+        self._audio_encoder: Any = None  # vmedia's AudioEncoder (AAC) for the current run of audio
+        self._next_sample: int | None = None
+        self._audio_fed = 0  # samples given to the current encoder
         self._audio_base = 0
         self._announced = False
 
