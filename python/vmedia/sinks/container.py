@@ -163,6 +163,10 @@ class ContainerSink:
         self._stop = threading.Event()
         self._child: subprocess.Popen[bytes] | None = None
         self._opened = False
+        self._connects = 0
+        # The stream starts at an IDR: asked for now, on the caller's thread, so the next
+        # tick brings it (the writer thread may take a while to start the muxer).
+        mixer.request_keyframe(profile)
         self._thread = threading.Thread(target=self._run, name=f"vmedia-sink-{profile}", daemon=True)
         self._thread.start()
 
@@ -274,7 +278,9 @@ class ContainerSink:
         os.set_blocking(self._pipes()[0].fileno(), False)
         os.set_blocking(self._pipes()[1].fileno(), False)
         self._opened = False
-        self._mixer.request_keyframe(self.profile)  # the stream must start at an IDR, now
+        if self._connects:  # a reconnect starts at an IDR too (the first one was asked for at open)
+            self._mixer.request_keyframe(self.profile)
+        self._connects += 1
         try:
             if not self._send(wire.message(wire.HEADER, json.dumps(self._config).encode())):
                 return False, False
