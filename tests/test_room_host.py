@@ -166,3 +166,41 @@ def test_bad_requests_are_clear_errors():
         assert host.rooms == [] and host.stats() == {}
         with pytest.raises(InvalidInputError, match="decode_pool or decode_threads"):
             Mixer([TINY], decode_threads=1, decode_pool=host._decode_pool)
+
+
+HOSTED_ROOMS = {  # two rooms, two callers each, every caller its own colour and pitch
+    "east": [{"pid": "ann", "rgb": [200, 30, 30], "pitch": 400.0, "beep": 2500.0, "phase": 0.0, "seed": 0},
+             {"pid": "ben", "rgb": [30, 160, 30], "pitch": 560.0, "beep": 2800.0, "phase": 0.5, "seed": 1}],
+    "west": [{"pid": "cat", "rgb": [30, 30, 200], "pitch": 730.0, "beep": 3100.0, "phase": 0.25, "seed": 2},
+             {"pid": "dan", "rgb": [200, 200, 40], "pitch": 880.0, "beep": 3400.0, "phase": 0.75, "seed": 3}],
+}
+
+
+def test_hosted_rooms_serve_their_own_webrtc_callers():
+    pytest.importorskip("aiortc")
+    from netns import run_isolated, why_not_isolated
+
+    reason = why_not_isolated()
+    if reason is not None:
+        pytest.skip(f"real-client tests: {reason}")
+    run = run_isolated("webrtc_hosted.py", {"rooms": HOSTED_ROOMS, "seconds": 6.0, "warmup": 2.0}, timeout=120)
+    for room_id, callers in HOSTED_ROOMS.items():
+        for c in callers:
+            got = run["received"][room_id][c["pid"]]
+            other = next(o for o in callers if o is not c)
+            # Each caller gets its own room's composite (both of its people, right colours),
+            # at least at the lowest rate a degraded room keeps (5 fps; this machine is busy)...
+            assert got["size"] == [1280, 720] and got["fps"] >= 4, (room_id, c["pid"], got["fps"])
+            for o in callers:
+                y = 0.257 * o["rgb"][0] + 0.504 * o["rgb"][1] + 0.098 * o["rgb"][2] + 16
+                assert abs(got["tile_luma"][o["pid"]] - y) < 12, (room_id, c["pid"], got["tile_luma"])
+            # ... and hears the other caller of its room, not itself, without gaps (a degraded
+            # room still mixes every 20 ms: about 2/3 of the 6 s are analysed).
+            assert got["tone_db"][other["pid"]] - got["tone_db"][c["pid"]] >= 30, (room_id, c["pid"], got["tone_db"])
+            assert got["audio_seconds"] >= 3.0, (room_id, c["pid"], got["audio_seconds"])
+    for room_id, s in run["stats"].items():
+        assert s["errors"] == 0 and s["ticks"] > 0, (room_id, s, run["events"])
+    # Everyone hung up: both rooms are empty, nothing is left running or open.
+    assert run["left"] == {r: {"peers": [], "participants": []} for r in HOSTED_ROOMS}
+    assert run["leftover_tasks"] == []
+    assert run["sockets_after"] <= run["sockets_before"]

@@ -8,7 +8,9 @@ that overruns holds one worker at most and the others keep their time.
 
 A room whose ticks overrun their frame interval is reported (an OVERRUN event, `stats()`)
 and degrades itself: its video frame rate steps down (30 -> 15 -> 10 -> 5 fps at 30 fps
-profiles; audio is never dropped) and steps back up once its ticks fit again.
+profiles) and steps back up once its ticks fit again. It is still ticked every frame
+interval, mixing its audio (never dropped, never bunched up for the peers), and composes
+only every 2nd, 3rd, 6th frame.
 
 Accounting: each room's CPU time is the thread CPU time of its ticks plus that of its
 decodes in the shared pool (sink writer threads and muxer processes are not counted).
@@ -51,6 +53,7 @@ OVERRUNS_TO_DEGRADE = 3  # overruns within OVERRUN_WINDOW that step the frame ra
 OVERRUN_WINDOW = 1.0  # seconds of media time
 RESTORE_AFTER = 2.0  # seconds of media time of ticks that fit the faster rate before stepping up
 RESTORE_HEADROOM = 0.5  # a tick fits the faster rate when it takes under this share of its interval
+WARMUP = 1.0  # seconds of media at a room's start whose slow ticks are not judged
 LATENESS_SAMPLES = 3000  # per room, for the percentiles
 
 
@@ -122,6 +125,7 @@ class _Slot:
         self.lateness: deque = deque(maxlen=LATENESS_SAMPLES)
         self.max_tick = 0.0
         self.last_tick_seconds = 0.0
+        self.composed = True  # the last tick drew its video frame
         self.overruns = 0
         self.errors = 0
         self.dropped = 0
@@ -139,9 +143,9 @@ class _Slot:
         return FRAME_DIVISORS[self.level]
 
     def next_frame(self) -> int:
-        """The next output frame on the room's (possibly degraded) cadence."""
-        d = self.divisor
-        return -(-(self.last_frame + 1) // d) * d
+        """The next output frame: every frame is ticked (audio never waits); while degraded
+        only every divisor-th one is composed."""
+        return self.last_frame + 1
 
     def add_decode_cpu(self, seconds: float) -> None:
         with self._decode_lock:
@@ -257,6 +261,39 @@ class RoomHost:
         with self._lock:
             slot = self._slot(room_id)
             slot.feeds = [*slot.feeds, feed]
+
+    def remove_feed(self, room_id: str, feed: Callable[[float], None]) -> None:
+        with self._lock:
+            slot = self._slot(room_id)
+            slot.feeds = [f for f in slot.feeds if f is not feed]
+
+    def remove_output(self, room_id: str, listener: Callable[[TickOutput], None]) -> None:
+        with self._lock:
+            slot = self._slot(room_id)
+            slot.outputs = [f for f in slot.outputs if f is not listener]
+
+    def call_soon(self, room_id: str, fn: Callable, *args, **kwargs) -> concurrent.futures.Future:
+        """call() without waiting: fn runs on a host worker between two of the room's
+        ticks; the Future carries its result or exception."""
+        with self._lock:
+            slot = self._slot(room_id)
+
+        def run():
+            with slot.tick_lock:
+                return fn(*args, **kwargs)
+
+        return self._tick_pool.submit(run)
+
+    def driver(self, room_id: str):
+        """The room as a LiveDriver-shaped handle (vmedia.hosting.hosted.HostedRoom), for
+        the WebRTC layer: make_app(room, driver=host.driver(room_id))."""
+        from vmedia.hosting.hosted import HostedRoom
+
+        return HostedRoom(self, room_id)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def add_output(self, room_id: str, listener: Callable[[TickOutput], None]) -> None:
         """Call listener(out) with each of the room's TickOutputs, on a tick worker; a slow
@@ -444,10 +481,9 @@ class RoomHost:
                 if slot.removed:
                     return
                 lateness = 0.0
-                if due is not None:  # live: a late start skips to the newest frame on the cadence
+                if due is not None:  # live: a late start catches up to the newest frame due
                     lateness = self.clock.now() - due
-                    d = slot.divisor
-                    frame = max(frame, math.floor(self.clock.now() * slot.fps + EPS) // d * d)
+                    frame = max(frame, math.floor(self.clock.now() * slot.fps + EPS))
                     slot.lateness.append(lateness)
                 self._run_tick(slot, frame)
                 if due is not None:
@@ -459,6 +495,7 @@ class RoomHost:
     def _run_tick(self, slot: _Slot, frame: int) -> None:
         t = frame / slot.fps
         skipped = frame - slot.last_frame - 1
+        slot.composed = frame % slot.divisor == 0  # degraded: the frames between are mixed, not drawn
         wall = time.perf_counter()
         cpu = time.thread_time()
         for feed in slot.feeds:
@@ -467,10 +504,10 @@ class RoomHost:
             except Exception as e:
                 self._failed(slot, t, f"feed {feed!r} failed: {e!r}")
         try:
-            if skipped > 0:  # frames off the degraded cadence, or missed: audio only
+            if skipped > 0:  # frames missed while late: their audio is mixed, their video skipped
                 slot.engine.tick((frame - 1) / slot.fps, video=False)
-                slot.dropped += skipped
-            out = slot.engine.tick(t)
+            slot.dropped += skipped + (not slot.composed)
+            out = slot.engine.tick(t, video=slot.composed)
         except Exception as e:  # one room's failure stays in that room
             self._failed(slot, t, f"tick failed: {e!r}")
             out = None
@@ -489,9 +526,12 @@ class RoomHost:
 
     def _judge(self, slot: _Slot, lateness: float) -> None:
         """Overrun bookkeeping and the frame-rate steps, after a live tick."""
-        interval = slot.divisor / slot.fps
+        # A composed frame may take the degraded interval; the mixed-only ticks between are cheap.
+        interval = (slot.divisor if slot.composed else 1) / slot.fps
         late_after = self.late_after if self.late_after is not None else 2.0 / slot.fps
         t = slot.media_time
+        if slot.first_time is not None and t - slot.first_time < WARMUP:
+            return  # the first frames open the encoders: slow once, not a sign of overload
         if slot.last_tick_seconds > interval or lateness > late_after:
             slot.overruns += 1
             slot.calm_since = None
@@ -507,7 +547,7 @@ class RoomHost:
                 slot.recent_overruns.clear()
                 self._emit(HostEvent(HostEventKind.DEGRADED, slot.id, t, f"video at {slot.fps / slot.divisor:g} fps"))
             return
-        if slot.level == 0:
+        if slot.level == 0 or not slot.composed:
             return
         faster = FRAME_DIVISORS[slot.level - 1] / slot.fps
         if slot.last_tick_seconds > RESTORE_HEADROOM * faster:
