@@ -105,6 +105,7 @@ class Room:
         self.roles: dict[str, str] = {}  # admitted participants: id -> host | guest | speaker | audience
         self._muted: set[str] = set()
         self.locked = False
+        self.clock: Any = None  # a live driver's MediaClock (vmedia.hosting): room.clock.now() is media time now
         self.muted_all = False  # guests are muted, and join muted, until a host lifts it
         self._sinks: dict[str, ContainerSink] = {}  # "recording" / "streaming"
         if on_event:
