@@ -41,11 +41,15 @@ class EventHistory:
         self.listener_failures = 0
 
     def subscribe(self, listener: Listener) -> None:
+        if not callable(listener):
+            raise InvalidInputError(f"an event listener must be callable, got {type(listener).__name__}")
         with self._lock:
             self._listeners.append(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
         with self._lock:
+            if listener not in self._listeners:
+                raise InvalidInputError(f"{listener!r:.80} is not subscribed")
             self._listeners.remove(listener)
 
     def emit(self, event: Any) -> None:

@@ -400,13 +400,13 @@ class Room:
     def push_video(self, pid: str, data, t: float) -> None:
         """`pid`'s H.264 (Annex B bytes or av.Packet) or av.VideoFrame at media time `t`;
         media from the lobby goes nowhere."""
-        if pid in self.roles:  # the lobby's media goes nowhere
+        if not isinstance(pid, str) or pid in self.roles:  # the lobby's goes nowhere; a bad id is refused
             self.mixer.push_video(pid, data, t)
 
     def push_audio(self, pid: str, data, t: float) -> None:
         """`pid`'s audio in its codec (or float32 48 kHz mono) at media time `t`; media
         from the lobby goes nowhere."""
-        if pid in self.roles:
+        if not isinstance(pid, str) or pid in self.roles:  # the lobby's goes nowhere; a bad id is refused
             self.mixer.push_audio(pid, data, t)
 
     @_locked
