@@ -106,7 +106,7 @@ def shared_decode_pool() -> ThreadPoolExecutor:
 def _check_number(value, what: str, lo: float, hi: float, *, integer: bool = False) -> None:
     """A setting must be a real number (an int where `integer`) within lo..hi."""
     kinds = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kinds) or not lo <= value <= hi:
+    if isinstance(value, bool) or not isinstance(value, kinds) or not lo <= value <= hi:  # type: ignore[operator]
         raise InvalidInputError(f"{what} must be {'an integer' if integer else 'a number'} in {lo}..{hi}, got {value!r:.40}")
 
 
