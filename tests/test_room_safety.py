@@ -388,6 +388,15 @@ def test_after_close_tick_push_and_join_are_refused_and_close_twice_is_fine():
             call()
     again = m.close()
     assert not again.views and not again.video_frames and m.closed
+    room = Room("administrative")  # the same through a Room
+    room.join("h", role="host")
+    room.tick(0.1)
+    room.close()
+    for call in (lambda: room.tick(0.2), lambda: room.push_audio("h", np.zeros(960, np.float32), 0.2),
+                 lambda: room.push_video("h", b"\x00\x00\x01\x65", 0.2), lambda: room.join("z")):
+        with pytest.raises(VmediaError, match="closed"):
+            call()
+    assert not room.close().audio_frames
 
 
 # --- misuse ---------------------------------------------------------------------------------
