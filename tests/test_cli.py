@@ -133,3 +133,11 @@ def test_the_progress_bar_shows_speed_and_eta_on_a_terminal_and_nothing_in_a_log
     assert "100%" in last and "15/15" in last
     assert re.search(r"\d\d:\d\d<\d\d:\d\d", last)  # elapsed<ETA
     assert re.search(r"[\d.]+frame/s, [\d.]+x realtime\]", last)  # speed
+
+
+def test_a_full_disk_is_exit_1_not_a_silent_empty_file(tmp_path, capsys):
+    full = tmp_path / "full.mp4"
+    full.symlink_to("/dev/full")  # every write: no space left on device
+    assert main(["demo", "-n", "1", "-t", "1", "-q", "--size", "160x90", "-o", str(full)]) == 1
+    err = capsys.readouterr().err
+    assert "full.mp4" in err and len(err.strip().splitlines()) == 1

@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # usage errors exit 2 with argparse's one line
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:  # a failed recording ends the command with its own one-line error
+        logging.getLogger("vmedia.sinks").setLevel(logging.CRITICAL)
     try:
         return args.func(args)
     except SinkError as e:

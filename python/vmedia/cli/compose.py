@@ -10,7 +10,7 @@ from pathlib import Path
 
 import av
 
-from vmedia.errors import InvalidInputError, VmediaError
+from vmedia.errors import InvalidInputError, SinkError, VmediaError
 from vmedia.cli import common
 from vmedia.codecs.video import HD, OutputProfile
 from vmedia.media.time import EPS
@@ -132,7 +132,6 @@ def compose_files(inputs: list[str], out: str, *, layout: str = "gallery", profi
     mixer = Mixer([profile], layout=layout, speaker_variant=variant)
     sink = ContainerSink(mixer, out, faststart=faststart, realtime=False)
     bar = None
-    frames = [0]
 
     def report(done, total):
         nonlocal bar
@@ -140,18 +139,16 @@ def compose_files(inputs: list[str], out: str, *, layout: str = "gallery", profi
             bar = common.Progress(total, "composing", profile.fps, enabled=show_progress)
         bar.update(done)
 
-    def write(output):
-        sink.write(output)
-        frames[0] += 1
-
     interrupted = False
     try:
-        frames[0] = drive(mixer, inputs, write, on_progress=report)
+        drive(mixer, inputs, sink.write, on_progress=report)
     except KeyboardInterrupt:
         interrupted = True  # finish the file below: what was composed stays playable
         log.info("interrupted; finishing %s", out)
     finally:
         if bar is not None:
             bar.close()
-        sink.close(mixer.close())
-    return {"path": out, "frames": frames[0], "wall_seconds": time.perf_counter() - started, "interrupted": interrupted}
+        stats = sink.close(mixer.close())
+    if stats.error:
+        raise SinkError(stats.error)
+    return {"path": out, "frames": stats.video_frames, "wall_seconds": time.perf_counter() - started, "interrupted": interrupted}

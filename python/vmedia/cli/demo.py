@@ -19,6 +19,7 @@ from vmedia.media.time import FRAME_SIZE, SAMPLE_RATE
 from vmedia.codecs.audio import AudioEncoder
 from vmedia.media.frames import I420Frame
 from vmedia.cli import common
+from vmedia.errors import SinkError
 
 log = logging.getLogger("vmedia.demo")
 MAX_PARTICIPANTS = 49  # a 7x7 gallery
@@ -209,7 +210,10 @@ def run_demo(path: str, participants: int = 9, seconds: float = 10.0, layout: st
         log.info("interrupted after %d frames; finishing %s", done, path)
     finally:
         bar.close()
-        sink.close(mixer.close())
-    return {"path": path, "frames": done, "fps": profile.fps, "seconds": seconds, "participants": participants,
+        stats = sink.close(mixer.close())
+    if stats.error:
+        raise SinkError(stats.error)
+    # what the file holds (an interrupt inside a tick or a write can make it one off `done`)
+    return {"path": path, "frames": stats.video_frames, "fps": profile.fps, "seconds": seconds, "participants": participants,
             "wall_seconds": round(time.perf_counter() - bar.started, 2), "samples": audio_k * FRAME_SIZE, "rate": SAMPLE_RATE,
             "interrupted": interrupted}
