@@ -176,9 +176,12 @@ def test_any_room_size_gains_and_mutes(n, k, seed, muted_frac):
             muted.add(name)
     out = run(m, sig, 60)
     d = m.latency
-    for kk in range(2, 60):
+    for kk in range(2, 59):
         o = out[kk]
-        settled = set(o.minus) == set(out[kk - 1].minus) == set(out[kk - 2].minus)
+        # Settled: the same mix-minus set two frames before and one after. (New talkers can
+        # displace other sound in free slots on consecutive frames, so a set that is about
+        # to change is still mid hand-over.)
+        settled = set(o.minus) == set(out[kk - 1].minus) == set(out[kk - 2].minus) == set(out[kk + 1].minus)
         # K are mixed; during a hand-over the one fading out keeps its own mix-minus too.
         assert len(o.minus) <= (k if settled else 2 * k)
         assert not (set(o.minus) & muted) or set(o.minus) & muted <= set(out[kk - 1].minus)
