@@ -601,17 +601,25 @@ class Mixer:
         self._keyframe_for.clear()
         self._view_of = view_of
         self._broadcast_keys = dict(out.broadcast)
-        packets = {}
         for key, (rule, prof, ids, mains) in specs.items():
             picture = self._draw(key, rule, prof, view_layouts[key], now, len(ids))
             if self._indicators and rule != LOBBY:
                 if not picture.y.flags.writeable:  # a shared card: badge a copy, never the original
                     picture = picture.copy()
                 indicators.burn(picture, self._indicators)
-            packets[key] = self._views[key].encoder.encode(picture.to_av(), self._video_index)
+            out.pictures[key] = picture
+        # The distinct views are encoded side by side on the pool (x264 releases the GIL;
+        # each encoder is used by one thread at a time, so the bytes are the same).
+        encode = {key: functools.partial(self._views[key].encoder.encode, out.pictures[key].to_av(), self._video_index)
+                  for key in specs}
+        if len(encode) > 1:
+            jobs = {key: self._pool.submit(job) for key, job in encode.items()}
+            packets = {key: job.result() for key, job in jobs.items()}
+        else:
+            packets = {key: job() for key, job in encode.items()}
+        for key in specs:
             self.video_encodes += 1
             out.views.setdefault(key, []).extend(packets[key])
-            out.pictures[key] = picture
         out.view_of = dict(view_of)
         out.video_frames.append(VideoFrameOut(view_of, packets))
         self._video_index += 1
