@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vmedia.engine.events import Event
 from vmedia.engine.output import TickOutput
 from vmedia.errors import InvalidInputError
+from vmedia.hosting.fanout import EventFanout
 
-log = logging.getLogger("vmedia.hosting.hosted")
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class HostedStats:
         return self.lateness_p50 if q == 50 else self.lateness_p99
 
 
-class HostedRoom:
+class HostedRoom(EventFanout):
     """`host.driver(room_id)`: the room's LiveDriver-shaped handle. The host runs the
     clock; start() starts the host if it is not running, stop() leaves it running."""
 
@@ -48,7 +46,7 @@ class HostedRoom:
         self.clock = host.clock
         self.fps = self.engine.mixer.fps
         self._thread = None  # the host's scheduler thread once started (make_app starts us once)
-        self._subscribers: list[tuple[Callable[[Event], None], asyncio.AbstractEventLoop | None]] = []
+        self._subscribers = []
         self.engine.subscribe(self._publish)
 
     # --- LiveDriver's wiring ----------------------------------------------------------------
@@ -63,22 +61,6 @@ class HostedRoom:
 
     def remove_output(self, listener: Callable[[TickOutput], None]) -> None:
         self.host.remove_output(self.room_id, listener)
-
-    def subscribe(self, callback: Callable[[Event], None], loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """As LiveDriver.subscribe: with a loop (the running one by default) the callback
-        runs on that loop's thread."""
-        if loop is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
-        self._subscribers = [*self._subscribers, (callback, loop)]
-
-    def unsubscribe(self, callback: Callable[[Event], None]) -> None:
-        self._subscribers = [(c, lp) for c, lp in self._subscribers if c is not callback]
-
-    def emit(self, event: Event) -> None:
-        self._publish(event)
 
     def call(self, fn: Callable, *args, **kwargs) -> concurrent.futures.Future:
         """fn(*args) between two of the room's ticks, on a host worker; a Future of it."""
@@ -101,16 +83,3 @@ class HostedRoom:
     def stop(self, timeout: float = 5.0) -> None:
         """The room stays on the host (remove_room ends it); its subscribers are dropped."""
         self._subscribers = []
-
-    def _publish(self, event: Event) -> None:
-        for callback, loop in self._subscribers:
-            if loop is None:
-                try:
-                    callback(event)
-                except Exception:  # a listener's bug is the listener's
-                    log.exception("event listener %r failed", callback)
-                continue
-            try:
-                loop.call_soon_threadsafe(callback, event)
-            except RuntimeError:  # that loop is closed: its listener is gone
-                self.unsubscribe(callback)

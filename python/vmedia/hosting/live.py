@@ -32,6 +32,7 @@ from vmedia.engine.events import Event, EventKind
 from vmedia.engine.output import TickOutput
 from vmedia.errors import InvalidInputError
 from vmedia.hosting.clock import MediaClock
+from vmedia.hosting.fanout import EventFanout
 
 log = logging.getLogger("vmedia.hosting.live")
 
@@ -56,7 +57,7 @@ class LiveStats:
         return float(np.percentile(list(self.recent), q)) if self.recent else 0.0
 
 
-class LiveDriver:
+class LiveDriver(EventFanout):
     """Ticks `engine` (a Room or Mixer) every 1/fps seconds of `clock` on its own thread."""
 
     def __init__(self, engine, *, fps: int | None = None, late_after: float | None = None,
@@ -74,7 +75,7 @@ class LiveDriver:
         self._last_late_event = -math.inf
         self._feeds: list[Feed] = []
         self._outputs: list[OutputListener] = []
-        self._subscribers: list[tuple[Callable[[Event], None], asyncio.AbstractEventLoop | None]] = []
+        self._subscribers = []
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stopping = False
@@ -99,23 +100,6 @@ class LiveDriver:
 
     def remove_output(self, listener: OutputListener) -> None:
         self._outputs = [f for f in self._outputs if f is not listener]
-
-    def subscribe(self, callback: Callable[[Event], None], loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Call `callback(event)` for every event. With a loop (by default the running one,
-        if any) it runs on that loop's thread; without, on the thread that emits."""
-        if loop is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
-        self._subscribers = [*self._subscribers, (callback, loop)]
-
-    def unsubscribe(self, callback: Callable[[Event], None]) -> None:
-        self._subscribers = [(c, lp) for c, lp in self._subscribers if c is not callback]
-
-    def emit(self, event: Event) -> None:
-        """Announce an event of the live layer (a peer that left, lateness) to subscribers."""
-        self._publish(event)
 
     def call(self, fn: Callable, *args, **kwargs) -> concurrent.futures.Future:
         """Run fn(*args) on the tick thread between two ticks (or at once when the driver
@@ -245,15 +229,9 @@ class LiveDriver:
             log.warning("live driver %s (%d frames skipped in all)", detail, self.stats.video_frames_dropped)
             self._publish(Event(EventKind.LATE, None, t, detail))
 
-    def _publish(self, event: Event) -> None:
-        for callback, loop in self._subscribers:
-            if loop is None:
-                self._guard(callback, event)
-                continue
-            try:
-                loop.call_soon_threadsafe(callback, event)
-            except RuntimeError:  # that loop is closed: its listener is gone
-                self.unsubscribe(callback)
+    def _listener_failed(self, callback) -> None:
+        self.stats.errors += 1
+        log.exception("live callback %r failed", callback)
 
 
 def _run_into(fut: concurrent.futures.Future, fn, args, kwargs) -> None:
