@@ -16,7 +16,6 @@ from vmedia.errors import InvalidInputError
 from vmedia.hosting.fanout import EventFanout
 
 
-
 @dataclass(frozen=True)
 class HostedStats:
     """LiveStats' fields, from the host's accounts of the room."""
