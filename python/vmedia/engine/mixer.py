@@ -13,6 +13,7 @@ and each view is composed and encoded once (see vmedia.video.views).
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import functools
 import logging
 import math
@@ -614,7 +615,10 @@ class Mixer:
                   for key in specs}
         if len(encode) > 1:
             jobs = {key: self._pool.submit(job) for key, job in encode.items()}
-            packets = {key: job.result() for key, job in jobs.items()}
+            try:
+                packets = {key: job.result() for key, job in jobs.items()}
+            finally:  # interrupted (Ctrl-C) or not, no encoder is left busy for close() to flush
+                concurrent.futures.wait(jobs.values())
         else:
             packets = {key: job() for key, job in encode.items()}
         for key in specs:
