@@ -25,7 +25,6 @@ import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
-import av
 
 from vmedia.audio import AudioMixer
 from vmedia.audio.streams import ReceiverAudio
@@ -580,8 +579,8 @@ class Mixer:
     def _compose_video(self, out: TickOutput) -> None:
         now = self._video_index / self.fps
         view_of, specs = self._assign(self._members)
+        rule, ids, mains = self._policy.broadcast(self._shown(), self._order(), self.content is not None)
         for prof in self.profiles:  # observers outside the room: recordings, streams
-            rule, ids, mains = self._policy.broadcast(self._shown(), self._order(), self.content is not None)
             out.broadcast[prof.name] = key = f"{rule}@{prof.name}"
             specs.setdefault(key, (rule, prof, ids, mains))
         view_layouts = {key: self._policy.layout(rule, prof, ids, mains) for key, (rule, prof, ids, mains) in specs.items()}

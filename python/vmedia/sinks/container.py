@@ -270,8 +270,8 @@ class ContainerSink:
         """One muxer process from start to end of its connection. Returns (finished: the
         sink closed cleanly, opened: the container's header was written)."""
         try:
-            child = self._child = subprocess.Popen([sys.executable, "-m", "vmedia.sinks.muxer"], stdin=subprocess.PIPE,
-                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self._child = subprocess.Popen([sys.executable, "-m", "vmedia.sinks.muxer"], stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as e:
             self._fail(f"cannot start the muxer: {e}")
             return False, False
@@ -374,13 +374,7 @@ class ContainerSink:
     def _poll_child(self) -> bool:
         """Read the muxer's news; False when it has exited."""
         child = self._running()
-        try:
-            news = self._pipes()[1].read() or b""
-        except (BlockingIOError, ValueError):
-            news = b""
-        if b"open" in news and not self._opened:
-            self._opened = True
-            self.stats.connects += 1
+        if self._take_news():
             self._event("sink_connected", f"{self.target}: streaming from a keyframe")
         if child.poll() is not None:
             return self._child_ended()
@@ -418,10 +412,11 @@ class ContainerSink:
             return False
         if code != 0:
             return self._child_ended()
-        self._poll_child_output_after_exit()
+        self._take_news()  # what it said before exiting still counts (no event: it is done)
         return True
 
-    def _poll_child_output_after_exit(self) -> None:
+    def _take_news(self) -> bool:
+        """Read the muxer's news; True when it has just reported the container open."""
         try:
             news = self._pipes()[1].read() or b""
         except (BlockingIOError, ValueError):
@@ -429,6 +424,8 @@ class ContainerSink:
         if b"open" in news and not self._opened:
             self._opened = True
             self.stats.connects += 1
+            return True
+        return False
 
     def _running(self) -> subprocess.Popen[bytes]:
         assert self._child is not None, "only while a muxer runs"

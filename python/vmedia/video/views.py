@@ -21,7 +21,6 @@ a receiver that moves to another view gets a keyframe there.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from vmedia import layouts
 from vmedia.codecs.video import OutputProfile
@@ -30,15 +29,6 @@ from vmedia.errors import InvalidInputError
 CONTENT = "#content"  # the presentation's slot in a layout: not a participant
 SELF_VIEW_RULES = ("include", "exclude")
 LOBBY = "lobby"
-
-
-@dataclass(frozen=True)
-class ViewSpec:
-    """One distinct picture: its key, profile and layout (None: the lobby's holding picture)."""
-
-    key: str
-    profile: OutputProfile
-    layout: layouts.Layout | None
 
 
 class ViewPolicy:
