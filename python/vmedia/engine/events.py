@@ -46,6 +46,8 @@ class EventKind(str, Enum):
     LATE = "late"  # the live driver fell behind: video frames skipped (detail: how late, how many)
     PEER_CLOSED = "peer_closed"  # a WebRTC peer's connection ended and it left (detail: why)
     NO_MEDIA = "no_media"  # a WebRTC peer connected but sends no audio or video
+    RESTORED = "restored"  # the room was rebuilt from a snapshot after a failover (detail: how many are expected back)
+    REJOIN_EXPIRED = "rejoin_expired"  # `participant`, expected back after a restore, did not rejoin in time
 
     def __str__(self) -> str:
         return self.value

@@ -316,6 +316,11 @@ class Mixer:
         (self._hidden.discard if visible else self._hidden.add)(pid)
         self._audio.set_speaker_eligible(pid, visible)
 
+    def is_visible(self, pid: str) -> bool:
+        """Whether layouts show `pid` (False: an auditorium's audience, a test tune)."""
+        self._admitted(pid)
+        return pid not in self._hidden
+
     @_locked
     def set_forced_audio(self, pid: str, forced: bool) -> None:
         """Always mix this participant (a presenter on stage, the test-room tune)."""

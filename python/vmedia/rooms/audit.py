@@ -55,6 +55,7 @@ class Action(str, Enum):
     RECORDING_STOP = "recording_stop"
     STREAMING_START = "streaming_start"
     STREAMING_STOP = "streaming_stop"
+    RESTORED = "restored"  # the room was rebuilt from a snapshot after a failover
 
 
 class Outcome(str, Enum):

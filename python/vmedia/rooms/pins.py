@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NoReturn
 from dataclasses import dataclass, field
 
@@ -136,6 +136,23 @@ class _Failures:
             self.times.popleft()
 
 
+@dataclass(frozen=True)
+class PinGateState:
+    """What a PinGate carries across a restart (vmedia.rooms.snapshot): its hashes, its
+    limits, and the lockouts and room-wide wrong guesses still in force. Monotonic clocks
+    do not survive a process, so times are relative to when the state was taken.
+
+    A caller's backoff and its count of wrong PINs short of a lockout are not carried
+    (there may be 10 000 callers); the room-wide count is, so the total number of guesses
+    stays bounded across restarts."""
+
+    pins: tuple[tuple[str, HashedPin], ...]  # (role, hash), host first
+    limits: PinLimits
+    room_locked_for_s: float = 0.0  # PIN entry to the room is locked this much longer
+    room_failures_ago_s: tuple[float, ...] = ()  # the room's remembered wrong PINs, seconds ago
+    callers_locked_for_s: Mapping[str, float] = field(default_factory=dict)  # callers locked out, and for how much longer
+
+
 class PinGate:
     """The PINs of one room and the limits on guessing them.
 
@@ -174,6 +191,37 @@ class PinGate:
         self._room = _Failures()
         # One check at a time: two guesses racing each other must both be counted.
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_state(cls, state: PinGateState, *, clock: Callable[[], float] = time.monotonic) -> PinGate:
+        """The gate `state` describes, on `clock`: the same hashes (no scrypt work), the
+        same limits, the lockouts and the room's wrong guesses still in force."""
+        roles = [role for role, _ in state.pins]
+        if roles not in ([], [HOST], [HOST, GUEST]):
+            raise InvalidInputError(f"PINs must be none, a host PIN, or a host and a guest PIN; got roles {roles}")
+        if len({h.cost for _, h in state.pins}) > 1:
+            raise InvalidInputError("the PINs of one room share one scrypt cost")
+        gate = cls(limits=state.limits, clock=clock)
+        gate._pins = list(state.pins)
+        now = clock()
+        gate._room.locked_until = now + state.room_locked_for_s if state.room_locked_for_s > 0 else float("-inf")
+        gate._room.times.extend(sorted(now - ago for ago in state.room_failures_ago_s))
+        for caller, locked_for in state.callers_locked_for_s.items():
+            gate._callers[caller] = _Failures(locked_until=now + locked_for)
+        return gate
+
+    def state(self) -> PinGateState:
+        """What to carry across a restart (cheap: no hashing)."""
+        with self._lock:
+            now = self._clock()
+            window_start = now - self.limits.window_s
+            return PinGateState(
+                tuple(self._pins),
+                self.limits,
+                max(0.0, self._room.locked_until - now),
+                tuple(now - t for t in self._room.times if t >= window_start),
+                {caller: f.locked_until - now for caller, f in self._callers.items() if f.locked_until > now},
+            )
 
     @property
     def enabled(self) -> bool:

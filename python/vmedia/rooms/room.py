@@ -2,9 +2,10 @@
 
 A Room is the whole surface a server needs: people (join, admit, deny, leave), host
 controls (lock, mute, mute-all, stage, layout, pin, gain, presentation, recording,
-streaming), media (push_video, push_audio, push_content, tick) and events. Room types and
-their rules are in vmedia.rooms.policy, PINs in vmedia.rooms.pins, the audit log in
-vmedia.rooms.audit; docs/rooms.md is the guide.
+streaming), media (push_video, push_audio, push_content, tick), events, and its control
+state as a snapshot a restarted process restores it from. Room types and their rules are
+in vmedia.rooms.policy, PINs in vmedia.rooms.pins, the audit log in vmedia.rooms.audit,
+the snapshot format in vmedia.rooms.snapshot; docs/rooms.md is the guide.
 
 Every action that changes who is in the room or what they may do is audited, refusals
 included: actor, action, target, outcome; never a PIN and never media. Checks come
@@ -13,8 +14,11 @@ before changes: a refused or malformed request leaves the room as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import logging
+import math
 import os
 import threading
 import time
@@ -28,10 +32,11 @@ from vmedia.engine import Event, EventKind, Member, Mixer, TickOutput
 from vmedia.errors import InvalidInputError, PermissionDenied, VmediaError
 from vmedia.media import synth
 from vmedia.media.time import FRAME_SECONDS, FRAME_SIZE
-from vmedia.rooms.audit import Action, AuditLog, AuditRecord, AuditSink, Outcome
+from vmedia.rooms.audit import Action, AuditLog, AuditRecord, AuditSink, Outcome, utc_iso
 from vmedia.rooms.history import HISTORY, EventHistory
 from vmedia.rooms.pins import PinGate, PinLimits, PinRefused, ScryptCost
 from vmedia.rooms.policy import POLICIES, RoomPolicy, policy_for
+from vmedia.rooms.snapshot import VERSION, MemberState, RoomSnapshot
 from vmedia.sinks.container import ContainerSink
 
 log = logging.getLogger("vmedia.rooms")
@@ -39,6 +44,8 @@ log = logging.getLogger("vmedia.rooms")
 TUNE_ID = "__test_tune__"
 ROLES = ("host", "guest")  # what a caller may ask for in a room without PINs
 MAX_GAIN = 4.0
+REJOIN_WINDOW = 120.0  # seconds after a restore in which the members of the snapshot get back in
+MAX_REJOIN_WINDOW = 86_400.0
 
 __all__ = ["POLICIES", "Room", "RoomPolicy"]
 
@@ -62,7 +69,9 @@ class Room:
     `host_pin` (and optionally `guest_pin`) the PIN a caller gives decides their role.
     `audit` is a path (JSON Lines, appended) or a callable receiving AuditRecords.
     `history` bounds `room.events`. `pin_cost` is scrypt's work factor (lower it in tests
-    only); `pin_clock` the monotonic clock the PIN limits run on.
+    only); `pin_clock` the monotonic clock the PIN limits (and a restored room's rejoin
+    window) run on. `room.snapshot()` and `Room.restore(snapshot)` carry the control state
+    across a restart (vmedia.rooms.snapshot).
     """
 
     def __init__(
@@ -89,6 +98,9 @@ class Room:
         if hd1080 and not self.policy.allow_1080p:
             raise InvalidInputError(f"1080p is offered in sensitive rooms, not in {self.type!r} rooms")
         self.name = _check_name(name) or f"{self.type} room"
+        self._layout = "gallery" if self.policy.self_view else _layout_data(layout)  # as JSON data, for snapshots
+        self._variant = mixer_options.get("speaker_variant", "1+7")
+        self._pin_clock = pin_clock
         self._pins = PinGate(host_pin, guest_pin, limits=pin_limits, cost=pin_cost, clock=pin_clock)
         self._lock = threading.RLock()
         self.events = EventHistory(self._listener_failed, history)
@@ -96,14 +108,22 @@ class Room:
         self._deferred: list[Event] = []  # sink news from their writer threads, emitted at the next tick
         self._reports_lock = threading.Lock()
         self.audit = AuditLog(audit, room=self.name, on_error=self._audit_failed)  # a bad path fails here
-        profiles: list[OutputProfile] = [FULL_HD if hd1080 else HD] + ([LOW] if low_profile else [])
+        # A snapshot carries a file's absolute path (a restarted process may run elsewhere); a callable is passed again.
+        self._audit_path = os.path.abspath(os.fsdecode(audit)) if isinstance(audit, (str, os.PathLike)) else None
+        self.hd1080, self.low_profile = bool(hd1080), bool(low_profile)
         try:
-            self.mixer = Mixer(profiles, layout="gallery" if self.policy.self_view else layout, name=self.name, **mixer_options)
+            self.mixer = Mixer(_profiles(hd1080, low_profile), layout=self._layout, name=self.name, **mixer_options)
         except Exception:
             self.audit.close()
             raise
         self.roles: dict[str, str] = {}  # admitted participants: id -> host | guest | speaker | audience
         self._muted: set[str] = set()
+        self._gains: dict[str, float] = {}  # set by a host; 1.0 otherwise
+        # After a restore: members of the snapshot not back yet, let in by id until the deadline.
+        self._expected: dict[str, MemberState] = {}
+        self._rejoin_until = -math.inf
+        self._rejoin_window = 0.0
+        self._expected_spotlight: str | None = None  # the spotlight goes back to them when they rejoin
         self.locked = False
         self.clock: Any = None  # a live driver's MediaClock (vmedia.hosting): room.clock.now() is media time now
         self.muted_all = False  # guests are muted, and join muted, until a host lifts it
@@ -138,6 +158,14 @@ class Room:
             raise InvalidInputError(f"participant {pid!r} is not in the room")
         return self.mixer.member(pid)
 
+    @property
+    def expected(self) -> list[str]:
+        """Members of the snapshot this room was restored from who have not rejoined yet
+        (empty once the rejoin window has passed)."""
+        with self._lock:
+            self._expire_expected()
+            return list(self._expected)
+
     def role_of(self, pid: str) -> str:
         """host, guest, speaker or audience (someone waiting in the lobby is a guest)."""
         return self.member(pid).role
@@ -155,20 +183,31 @@ class Room:
     # --- people -----------------------------------------------------------------------
     @_locked
     def join(self, pid: str, name: str | None = None, *, pin: str | None = None, role: str | None = None,
-             audio_codec: str = "opus", profile: str | None = None, content: str | None = None) -> str:
+             audio_codec: str | None = None, profile: str | None = None, content: str | None = None) -> str:
         """Returns "admitted" or "waiting" (in the lobby). In a room with PINs the PIN
         decides the role (a wrong one raises PermissionDenied); without, `role` does
-        ("host" or "guest", default guest). `audio_codec` ('opus', 'pcmu', 'pcma') is both
-        what is decoded from them and what they receive; `content` says how they receive a
-        presentation ('separate' or 'in_mix'). The lobby keeps all of it for admission."""
+        ("host" or "guest", default guest). `audio_codec` ('opus', the default, 'pcmu',
+        'pcma') is both what is decoded from them and what they receive; `content` says how
+        they receive a presentation ('separate' or 'in_mix'). The lobby keeps all of it for
+        admission.
+
+        In a restored room, a member of the snapshot (see `expected`) is admitted straight
+        back with the role, mute state, stage, gain and preferences it had: no PIN (`pin`
+        and `role` are not looked at), no lobby, whatever the lock. What is given here
+        (name, codec: what the new call negotiated) replaces the snapshot's; None keeps it."""
         if pid == TUNE_ID or (isinstance(pid, str) and (pid in self.roles or pid in self.mixer.waiting)):
             raise InvalidInputError(f"participant {pid!r} is already in the room")
-        if self._pins.enabled and role is not None:
-            raise InvalidInputError("the PIN decides the role in this room; leave role out")
         if role is not None and role not in ROLES:
             raise InvalidInputError(f"role must be 'host' or 'guest', got {role!r}")
+        if self._expected:
+            self._expire_expected()
+            if isinstance(pid, str) and pid in self._expected:
+                return self._rejoin(self._expected[pid], name, audio_codec, profile, content)
+        if self._pins.enabled and role is not None:
+            raise InvalidInputError("the PIN decides the role in this room; leave role out")
         # The record checks id, name, codec and preferences before any PIN is looked at.
-        member = Member.create(pid, name, audio_codec=audio_codec, content=content, profile=profile)
+        member = Member.create(pid, name, audio_codec="opus" if audio_codec is None else audio_codec, content=content,
+                               profile=profile)
         try:
             granted = self._pins.role_for(pid, pin)
         except PinRefused as e:
@@ -177,7 +216,7 @@ class Room:
         member.role = granted or role or "guest"
         if self.locked and member.role != "host":
             self._refuse(Action.JOIN, pid, pid, "the room is locked")
-        if len(self.roles) >= self.policy.max_participants:
+        if self._seats_taken() >= self.policy.max_participants:
             self._refuse(Action.JOIN, pid, pid, f"the room is full: a {self.type} room holds at most "
                                                f"{self.policy.max_participants} participants")
         member.waiting = self.policy.lobby and member.role == "guest"
@@ -199,8 +238,8 @@ class Room:
         self._host_action(Action.ADMIT, by, pid)
         if pid not in self.mixer.waiting:
             self._invalid(Action.ADMIT, by, pid, f"{pid!r} is not waiting in the lobby")
-        if len(self.roles) >= self.policy.max_participants:
-            self._refuse(Action.ADMIT, by, pid, f"the room is full ({len(self.roles)} of {self.policy.max_participants})")
+        if self._seats_taken() >= self.policy.max_participants:
+            self._refuse(Action.ADMIT, by, pid, f"the room is full ({self._seats_taken()} of {self.policy.max_participants})")
         on_stage = not self.policy.stage
         self.mixer.admit(pid, visible=on_stage)
         self._entered(pid, "guest", on_stage)
@@ -225,11 +264,14 @@ class Room:
             self._audit(Action.LEAVE, pid, pid, Outcome.OK, "from the lobby")
             self._emit(Event(EventKind.LEFT_LOBBY, pid, self.mixer.time, actor=pid))
             return
+        if isinstance(pid, str) and pid in self._expected:
+            self._drop_expected(pid)
+            self._audit(Action.LEAVE, pid, pid, Outcome.OK, "before rejoining after the failover")
+            return
         self._admitted(pid)
         self._end_presentation_of(pid, pid, "the presenter left")
         self.mixer.remove_participant(pid)  # its "left" event comes with the next tick
-        del self.roles[pid]
-        self._muted.discard(pid)
+        self._forget(pid)
         self._audit(Action.LEAVE, pid, pid, Outcome.OK)
 
     @_locked
@@ -241,12 +283,13 @@ class Room:
             self._invalid(Action.REMOVE, by, pid, "to leave, call leave(); a host does not remove themselves")
         if isinstance(pid, str) and pid in self.mixer.waiting:
             self.mixer.remove_participant(pid)
+        elif isinstance(pid, str) and pid in self._expected:
+            self._drop_expected(pid)  # not let back in by the snapshot
         else:
             self._known(Action.REMOVE, by, pid)
             self._end_presentation_of(pid, by, "the presenter was removed")
             self.mixer.remove_participant(pid)
-            del self.roles[pid]
-            self._muted.discard(pid)
+            self._forget(pid)
         self._audit(Action.REMOVE, by, pid, Outcome.OK)
         self._emit(Event(EventKind.REMOVED, pid, self.mixer.time, f"by {by}", actor=by))
 
@@ -270,6 +313,9 @@ class Room:
         for pid, role in self.roles.items():
             if role in ("guest", "speaker"):
                 self._set_muted(pid, muted)
+        for pid, state in self._expected.items():  # they come back as they would be now
+            if state.role in ("guest", "speaker"):
+                self._expected[pid] = dataclasses.replace(state, muted=muted)
         self._audit(action, by, None, Outcome.OK)
         self._emit(Event(EventKind.MUTED_ALL if muted else EventKind.UNMUTED_ALL, by, self.mixer.time, actor=by))
 
@@ -309,7 +355,9 @@ class Room:
     def set_layout(self, by: str, layout: str | Mapping, *, variant: str = "1+7", self_view: str | None = None) -> None:
         """gallery, speaker (variant 1+7, 1+21, 2+21, 1+33) or a custom spec; hosts only."""
         self._require_host(by)
-        self.mixer.set_layout(layout, variant=variant, self_view=self_view)
+        spec = _layout_data(layout)
+        self.mixer.set_layout(spec, variant=variant, self_view=self_view)
+        self._layout, self._variant = spec, variant
 
     @_locked
     def pin(self, by: str, pid: str | None) -> None:
@@ -328,6 +376,7 @@ class Room:
         if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not 0.0 <= gain <= MAX_GAIN:
             raise InvalidInputError(f"gain must be a number in 0..{MAX_GAIN:g}, got {gain!r}")
         self.mixer.set_gain(pid, float(gain))
+        self._gains[pid] = float(gain)
 
     @_locked
     def rename(self, by: str, name: str) -> None:
@@ -396,6 +445,73 @@ class Room:
         """End the stream; hosts only."""
         self._stop_sink("streaming", by)
 
+    # --- snapshots and failover ---------------------------------------------------------
+    @_locked
+    def snapshot(self) -> dict[str, Any]:
+        """The room's control state as JSON-ready data (vmedia.rooms.snapshot says what is
+        in it): PIN hashes, never PINs. Cheap (no hashing): take one after every control change."""
+        self._expire_expected()
+        members = [self._member_state(pid) for pid in self.roles] + list(self._expected.values())
+        interrupted = [kind for kind in _SINK_ACTIONS if kind in self._sinks]
+        if self.mixer.content is not None:
+            interrupted.append("presentation")
+        return RoomSnapshot(
+            self.name, self.policy, self._layout, self._variant, self.mixer.view_rules[1],
+            hd1080=self.hd1080, low_profile=self.low_profile, locked=self.locked, muted_all=self.muted_all,
+            spotlight=self.mixer.pinned or self._expected_spotlight, members=tuple(members),
+            lobby=tuple(self.mixer.waiting), pins=self._pins.state() if self._pins.enabled else None,
+            audit=self._audit_path, interrupted=tuple(interrupted), taken_at=time.time(),
+        ).to_dict()
+
+    @classmethod
+    def restore(
+        cls,
+        snapshot: Mapping[str, Any],
+        *,
+        audit: str | os.PathLike | AuditSink | None = None,
+        pin_clock: Callable[[], float] = time.monotonic,
+        rejoin_window: float = REJOIN_WINDOW,
+        history: int = HISTORY,
+        on_event: Callable[[Event], None] | None = None,
+        **mixer_options,
+    ) -> Room:
+        """A room with the control state of `snapshot` (Room.snapshot's dict, or it back
+        from JSON). Its members are *expected*, not present: each is admitted straight back
+        when it joins again under its id within `rejoin_window` seconds (on `pin_clock`);
+        after that the snapshot lets nobody in. Who waited in the lobby must knock again.
+        `audit`: the audit sink (None: the snapshot's file, if it had one). `mixer_options`
+        are the hosting's (decode_pool, compose_threads, ...). A malformed snapshot is an
+        InvalidInputError naming the field; nothing is opened before it is checked."""
+        if isinstance(rejoin_window, bool) or not isinstance(rejoin_window, (int, float)) \
+                or not 0 <= rejoin_window <= MAX_REJOIN_WINDOW:
+            raise InvalidInputError(f"rejoin_window must be seconds in 0..{MAX_REJOIN_WINDOW:g}, got {rejoin_window!r}")
+        from_snapshot = sorted(set(mixer_options) & _SNAPSHOT_DECIDES)
+        if from_snapshot:
+            raise InvalidInputError(f"{from_snapshot} come from the snapshot; restore takes hosting options only")
+        snap = RoomSnapshot.from_dict(snapshot)
+        profiles = [p.name for p in _profiles(snap.hd1080, snap.low_profile)]
+        for i, m in enumerate(snap.members):
+            if m.id == TUNE_ID:
+                raise InvalidInputError(f"snapshot.members[{i}].id {TUNE_ID!r} is reserved")
+            if m.profile is not None and m.profile not in profiles:
+                raise InvalidInputError(f"snapshot.members[{i}].profile must be one of {profiles}, got {m.profile!r:.40}")
+            if m.gain > MAX_GAIN:
+                raise InvalidInputError(f"snapshot.members[{i}].gain must be in 0..{MAX_GAIN:g}, got {m.gain!r}")
+        pins = PinGate.from_state(snap.pins, clock=pin_clock) if snap.pins is not None else None
+        room = cls(snap.policy, name=snap.name, layout=snap.layout, hd1080=snap.hd1080, low_profile=snap.low_profile,
+                   pin_clock=pin_clock, audit=snap.audit if audit is None else audit, history=history,
+                   on_event=on_event, **mixer_options, speaker_variant=snap.variant, self_view=snap.self_view)
+        with room._lock:
+            if pins is not None:
+                room._pins = pins
+            room.locked, room.muted_all = snap.locked, snap.muted_all
+            room._expected = {m.id: m for m in snap.members}
+            room._rejoin_window = float(rejoin_window)
+            room._rejoin_until = pin_clock() + rejoin_window
+            room._expected_spotlight = snap.spotlight
+            room._report_restore(snap)
+        return room
+
     # --- media ------------------------------------------------------------------------
     def push_video(self, pid: str, data, t: float) -> None:
         """`pid`'s H.264 (Annex B bytes or av.Packet) or av.VideoFrame at media time `t`;
@@ -415,6 +531,8 @@ class Room:
         (with any listener, audit or sink failures reported since the last tick) and go
         to the history and the listeners; a failing listener never costs the output.
         video=False: mix the audio due and skip the video frames (a host that fell behind)."""
+        if self._expected:
+            self._expire_expected()
         if self.policy.test_tune:
             self._feed_tune(t)
         out = self.mixer.tick(t, video=video)
@@ -448,6 +566,77 @@ class Room:
         return final
 
     # --- internals --------------------------------------------------------------------
+    def _seats_taken(self) -> int:
+        return len(self.roles) + len(self._expected)  # the expected keep their seats
+
+    def _forget(self, pid: str) -> None:
+        del self.roles[pid]
+        self._muted.discard(pid)
+        self._gains.pop(pid, None)
+
+    def _member_state(self, pid: str) -> MemberState:
+        m = self.mixer.member(pid)
+        return MemberState(pid, m.name, self.roles[pid], m.audio_codec, m.profile, m.content, pid in self._muted,
+                           self.mixer.is_visible(pid), self._gains.get(pid, 1.0))
+
+    def _rejoin(self, state: MemberState, name: str | None, audio_codec: str | None, profile: str | None,
+                content: str | None) -> str:
+        """An expected member is back: admitted as it was, whatever the PIN, lobby and lock say."""
+        codec = state.audio_codec if audio_codec is None else audio_codec
+        if content is None and codec == state.audio_codec:
+            content = state.content  # a new codec (a phone now) brings its own default
+        member = Member.create(state.id, state.name if name is None else name, audio_codec=codec, content=content,
+                               profile=state.profile if profile is None else profile)
+        member.role = state.role
+        self.mixer.add_member(member, visible=state.on_stage)  # checks the profile; its "joined" comes with the next tick
+        del self._expected[state.id]
+        self.roles[state.id] = state.role
+        if state.muted:
+            self._set_muted(state.id, True)
+        if state.gain != 1.0:
+            self.mixer.set_gain(state.id, state.gain)
+            self._gains[state.id] = state.gain
+        if self._expected_spotlight == state.id:
+            self.mixer.pin(state.id)
+            self._expected_spotlight = None
+        self._audit(Action.JOIN, state.id, state.id, Outcome.OK, f"{member.name} as {state.role}, rejoined after failover")
+        return "admitted"
+
+    def _drop_expected(self, pid: str) -> None:
+        del self._expected[pid]
+        if self._expected_spotlight == pid:
+            self._expected_spotlight = None
+
+    def _expire_expected(self) -> None:
+        """Past the rejoin window the snapshot lets nobody in: whoever is not back must join anew."""
+        if not self._expected or self._pin_clock() < self._rejoin_until:
+            return
+        why = f"did not rejoin within {self._rejoin_window:g} s of the failover"
+        for pid in self._expected:
+            self._audit(Action.LEAVE, None, pid, Outcome.OK, why)
+            self._emit(Event(EventKind.REJOIN_EXPIRED, pid, self.mixer.time, why))
+        self._expected.clear()
+        self._expected_spotlight = None
+
+    def _report_restore(self, snap: RoomSnapshot) -> None:
+        """Audit the restore, who must knock again, and what the failover ended."""
+        detail = (f"failover: from a version {VERSION} snapshot taken {utc_iso(snap.taken_at)}; "
+                  f"{len(snap.members)} members expected back within {self._rejoin_window:g} s")
+        if snap.lobby:
+            detail += f"; {len(snap.lobby)} waiting in the lobby must knock again"
+        self._audit(Action.RESTORED, None, None, Outcome.OK, detail)
+        for pid in snap.lobby:
+            self._audit(Action.LEAVE, None, pid, Outcome.OK, "from the lobby: lost in the failover, must knock again")
+        for kind in snap.interrupted:
+            if kind == "presentation":
+                self._audit(Action.PRESENTATION_STOP, None, None, Outcome.OK, "ended by the failover")
+                self._emit(Event(EventKind.PRESENTATION_STOPPED, None, self.mixer.time, "ended by the failover"))
+            else:
+                why = "interrupted by the failover; a host must start it again"
+                self._audit(_SINK_ACTIONS[kind][1], None, None, Outcome.FAILED, why)
+                self._emit(Event(f"{kind}_failed", None, self.mixer.time, why))
+        self._emit(Event(EventKind.RESTORED, None, self.mixer.time, detail))
+
     def _entered(self, pid: str, role: str, on_stage: bool) -> None:
         self.roles[pid] = self.mixer.member(pid).role = role if on_stage else "audience"
         if not on_stage or (self.muted_all and role != "host"):
@@ -587,6 +776,23 @@ class Room:
 
 _SINK_ACTIONS = {"recording": (Action.RECORDING_START, Action.RECORDING_STOP),
                  "streaming": (Action.STREAMING_START, Action.STREAMING_STOP)}
+# Room keywords a restore takes from the snapshot, not from the caller.
+_SNAPSHOT_DECIDES = frozenset({"name", "layout", "hd1080", "low_profile", "host_pin", "guest_pin", "pin_limits",
+                               "pin_cost", "room_type", "speaker_variant", "self_view"})
+
+
+def _profiles(hd1080: bool, low_profile: bool) -> list[OutputProfile]:
+    return [FULL_HD if hd1080 else HD] + ([LOW] if low_profile else [])
+
+
+def _layout_data(layout: str | Mapping) -> str | dict:
+    """A layout as JSON data (a custom spec is copied through JSON), so a snapshot can carry it."""
+    if isinstance(layout, Mapping):
+        try:
+            return json.loads(json.dumps(layout))
+        except (TypeError, ValueError) as e:
+            raise InvalidInputError(f"a custom layout must be JSON data: {e}") from None
+    return layout
 
 
 def _check_name(name: str | None) -> str:
