@@ -214,13 +214,17 @@ class PinGate:
         """What to carry across a restart (cheap: no hashing)."""
         with self._lock:
             now = self._clock()
-            window_start = now - self.limits.window_s
+            lim = self.limits
+
+            def remaining(until: float) -> float:  # clamped: a clock stepped back must not make a state from_state refuses
+                return min(max(0.0, until - now), lim.lockout_s)
+
             return PinGateState(
                 tuple(self._pins),
-                self.limits,
-                max(0.0, self._room.locked_until - now),
-                tuple(now - t for t in self._room.times if t >= window_start),
-                {caller: f.locked_until - now for caller, f in self._callers.items() if f.locked_until > now},
+                lim,
+                remaining(self._room.locked_until),
+                tuple(min(max(0.0, now - t), lim.window_s) for t in self._room.times if t >= now - lim.window_s),
+                {caller: remaining(f.locked_until) for caller, f in self._callers.items() if f.locked_until > now},
             )
 
     @property

@@ -367,6 +367,7 @@ class Room:
         if pid is not None:
             self._admitted(pid)
         self.mixer.pin(pid)
+        self._expected_spotlight = None  # a host's newer choice stands when the old spotlight rejoins
 
     @_locked
     def set_gain(self, by: str, pid: str, gain: float) -> None:
