@@ -390,3 +390,33 @@ def test_restore_takes_hosting_options_only():
         Room.restore(snap, host_pin="1234")
     with pytest.raises(InvalidInputError, match="rejoin_window"):
         Room.restore(snap, rejoin_window=-1)
+
+
+def _paths(o, p=()):
+    yield p
+    if isinstance(o, dict):
+        for k, v in o.items():
+            yield from _paths(v, p + (k,))
+    elif isinstance(o, list):
+        for i, v in enumerate(o):
+            yield from _paths(v, p + (i,))
+
+
+_BASE = _base()
+_ODD = [None, True, 0, -1, 2**70, 1.5, float("nan"), float("inf"), "", "host", "a" * 300, [], ["doc"], {}, {"a": 1},
+        "00" * 32, KeyError]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([p for p in _paths(_BASE) if p]), st.sampled_from(_ODD)), min_size=1, max_size=3))
+def test_a_damaged_snapshot_is_refused_or_restored_never_crashes(damage):
+    snap = copy.deepcopy(_BASE)
+    for path, value in damage:
+        try:
+            _set(list(path), value)(snap)
+        except (KeyError, IndexError, TypeError):
+            pass  # an earlier change removed or replaced the parent
+    try:
+        Room.restore(snap, compose_threads=1).close()
+    except InvalidInputError as e:
+        assert str(e).startswith("snapshot")
