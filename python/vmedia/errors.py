@@ -28,3 +28,8 @@ class CapacityError(VmediaError, RuntimeError):
 
 class RoomNotFound(VmediaError, LookupError):
     """A request named a room that is not hosted here (never created, or removed)."""
+
+
+class RoomUnavailable(VmediaError, ConnectionError):
+    """The room exists but cannot answer now: its process died and the cluster is
+    restarting it (from its last snapshot). Retry in a moment; clients re-offer."""

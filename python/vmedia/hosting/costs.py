@@ -76,3 +76,23 @@ def estimate(participants: int, profiles: Sequence[OutputProfile], *, layout: st
     encodes = 1 + min(max_mixed, participants)
     audio = (participants * (AUDIO_DECODE + MIX_PER_PARTICIPANT) + encodes * AUDIO_ENCODE) / FRAME_SECONDS
     return RoomCost(decode, encode, audio, n_views * len(profiles))
+
+
+def estimate_room(room_type, participants: int, *, layout="speaker", hd1080: bool = False, low_profile: bool = False,
+                  visible: int | None = None, **mixer_options) -> RoomCost:
+    """The estimate of a Room built with these arguments, without building it (a cluster
+    places a room before it exists): its policy, profiles and view rule as Room makes them."""
+    from vmedia.codecs.video import FULL_HD, HD, LOW
+    from vmedia.rooms.policy import policy_for
+    from vmedia.video.views import ViewPolicy
+
+    if not isinstance(participants, int) or isinstance(participants, bool) or participants < 1:
+        raise InvalidInputError(f"participants must be a positive int (the room's expected size), got {participants!r}")
+    policy = policy_for(room_type)
+    if participants > policy.max_participants:
+        raise InvalidInputError(f"a {policy.name} room holds at most {policy.max_participants} participants, not {participants}")
+    view = ViewPolicy("gallery" if policy.self_view else layout, variant=mixer_options.get("speaker_variant", "1+7"),
+                      self_view=mixer_options.get("self_view", "include"))
+    profiles = [FULL_HD if hd1080 else HD] + ([LOW] if low_profile else [])
+    return estimate(participants, profiles, layout=view.kind, self_view=view.self_view,
+                    views=mixer_options.get("views", "per_receiver"), visible=visible)

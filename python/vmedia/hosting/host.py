@@ -218,6 +218,15 @@ class RoomHost:
                     compose_threads=1, **room_options)
         return self._adopt(slot, room, participants, visible)
 
+    def restore_room(self, room_id: str, snapshot: dict, *, participants: int, visible: int | None = None,
+                     **room_options) -> Room:
+        """A Room rebuilt from `Room.snapshot()` (a room whose process died, restarted
+        here): its members are expected back (vmedia.rooms.snapshot)."""
+        self._check_new(room_id)
+        slot = _Slot(room_id)
+        room = Room.restore(snapshot, decode_pool=_AccountedPool(self._decode_pool, slot), compose_threads=1, **room_options)
+        return self._adopt(slot, room, participants, visible)
+
     def create_mixer(self, room_id: str, profiles: list[OutputProfile], *, participants: int,
                      visible: int | None = None, **mixer_options) -> Mixer:
         """A bare Mixer on this host (a room without policy: benchmarks, composites)."""

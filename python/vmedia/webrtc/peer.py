@@ -65,14 +65,15 @@ class RoomPeer:
 
     `audio_delay`/`video_delay`: playout delay per incoming track (seconds; video defaults
     to the audio delay, which keeps one sender's audio and video in step).
-    `connect_timeout`: leave if the connection is not up by then. `media_timeout`: once
-    media has flowed, a peer silent on every track for this long has vanished: leave.
+    `role`/`pin`: how it joins (Room.join). `connect_timeout`: leave if the connection is
+    not up by then. `media_timeout`: once media has flowed, a peer silent on every track
+    for this long has vanished: leave.
     `on_close(peer)` runs once the peer has left and its connection is closed.
     Events (on the driver's subscribers): "peer_closed" (detail: why), "no_media".
     """
 
     def __init__(self, driver: LiveDriver, pc: RTCPeerConnection, pid: str, name: str | None = None, *,
-                 role: str = "guest", audio_delay: float = 0.040, video_delay: float | None = None,
+                 role: str | None = None, pin: str | None = None, audio_delay: float = 0.040, video_delay: float | None = None,
                  connect_timeout: float = 15.0, media_timeout: float = 10.0,
                  on_close: Callable[[RoomPeer], None] | None = None):
         self.driver = driver
@@ -80,7 +81,8 @@ class RoomPeer:
         self.pc = pc
         self.pid = pid
         self.name = name or pid
-        self.role = role
+        self.role = role  # None: the room decides (a guest, or what the PIN grants)
+        self._pin = pin
         sync = SyncGroup()  # this sender's audio and video wait together
         self.audio = PlayoutBuffer(audio_delay, group=sync)
         self.video = PlayoutBuffer(audio_delay if video_delay is None else video_delay, group=sync)
@@ -140,7 +142,7 @@ class RoomPeer:
             aiortc_internals.on_keyframe_request(video.sender, self._request_keyframe)
             self._video_receiver = video.receiver
         try:
-            self.status = await self.driver.run(self.room.join, self.pid, self.name, role=self.role,
+            self.status = await self.driver.run(self.room.join, self.pid, self.name, role=self.role, pin=self._pin,
                                                 audio_codec=self.audio_codec or "opus")
         except Exception as e:
             await self._fail(f"could not join: {e}", error=e)

@@ -1,33 +1,30 @@
 """A conferencing server for one room: aiohttp signalling + aiortc media.
 
 `POST /offer` takes the JSON of aiortc's own examples, `{"sdp", "type", "pid", "name"}`
-(optional "role": "host"|"guest"), and answers `{"sdp", "type"}` (plus "status":
-"admitted" or "waiting"). `GET /` is a page that joins with camera and microphone and shows
+(optional "role": "host"|"guest", or "pin" in a room with PINs), and answers
+`{"sdp", "type"}` (plus "status": "admitted" or "waiting"). `GET /` is a page that joins with camera and microphone and shows
 the composite. `vmedia serve` runs it; tests run it on 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import uuid
 from importlib import resources
 
 from aiohttp import web
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from vmedia.errors import InvalidInputError, PermissionDenied
 from vmedia.rooms.room import Room
 from vmedia.hosting.live import LiveDriver
 from vmedia.webrtc.peer import RoomPeer
+from vmedia.webrtc.peers import RoomPeers
 
 log = logging.getLogger("vmedia.webrtc.server")
 
 ROOM_KEY = web.AppKey("room", Room)
 DRIVER_KEY = web.AppKey("driver", LiveDriver)
-PEERS_KEY = web.AppKey("peers", dict)
-PEER_OPTIONS_KEY = web.AppKey("peer_options", dict)
+PEERS_KEY = web.AppKey("peers", RoomPeers)
 
 
 def make_app(room, *, driver: LiveDriver | None = None, **peer_options) -> web.Application:
@@ -36,8 +33,7 @@ def make_app(room, *, driver: LiveDriver | None = None, **peer_options) -> web.A
     app = web.Application()
     app[ROOM_KEY] = room
     app[DRIVER_KEY] = driver or LiveDriver(room)
-    app[PEERS_KEY] = {}
-    app[PEER_OPTIONS_KEY] = peer_options
+    app[PEERS_KEY] = RoomPeers(app[DRIVER_KEY], **peer_options)
     app.router.add_get("/", _index)
     app.router.add_post("/offer", _offer)
     app.router.add_get("/stats", _stats)
@@ -48,7 +44,7 @@ def make_app(room, *, driver: LiveDriver | None = None, **peer_options) -> web.A
 
 def peers(app: web.Application) -> dict[str, RoomPeer]:
     """The peers the app serves now, by participant id."""
-    return app[PEERS_KEY]
+    return app[PEERS_KEY].by_pid
 
 
 async def _start(app: web.Application) -> None:
@@ -57,7 +53,7 @@ async def _start(app: web.Application) -> None:
 
 
 async def _shutdown(app: web.Application) -> None:
-    await asyncio.gather(*(p.close("server shutting down") for p in list(app[PEERS_KEY].values())))
+    await app[PEERS_KEY].close_all("server shutting down")
     app[DRIVER_KEY].stop()
 
 
@@ -67,35 +63,28 @@ async def _index(request: web.Request) -> web.Response:
 
 
 async def _offer(request: web.Request) -> web.Response:
+    body = await read_offer(request)
+    return web.json_response(await answer_or_http_error(request.app[PEERS_KEY].offer(body)))
+
+
+async def read_offer(request: web.Request) -> dict:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise web.HTTPBadRequest(text="expected a JSON body {sdp, type, pid, name}") from None
-    if not isinstance(body, dict) or body.get("type") != "offer" or not isinstance(body.get("sdp"), str):
+    if not isinstance(body, dict):
         raise web.HTTPBadRequest(text='expected {"sdp": "...", "type": "offer", "pid": "...", "name": "..."}')
-    app = request.app
-    pid = str(body.get("pid") or uuid.uuid4().hex[:8])
-    if pid in app[PEERS_KEY]:
-        raise web.HTTPConflict(text=f"participant {pid!r} is already connected")
-    # Loopback and LAN only: no STUN server to reach (and none needed on 127.0.0.1).
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    peer = RoomPeer(app[DRIVER_KEY], pc, pid, body.get("name") or pid, role=body.get("role", "guest"),
-                    on_close=lambda p: _forget(app, p), **app[PEER_OPTIONS_KEY])
-    app[PEERS_KEY][pid] = peer
+    return body
+
+
+async def answer_or_http_error(answering) -> dict:
+    """Await an offer's answer; vmedia's refusals become 403 (not allowed) or 400."""
     try:
-        answer = await peer.answer(RTCSessionDescription(sdp=body["sdp"], type="offer"))
+        return await answering
     except PermissionDenied as e:
-        app[PEERS_KEY].pop(pid, None)
         raise web.HTTPForbidden(text=str(e)) from None
     except InvalidInputError as e:
-        app[PEERS_KEY].pop(pid, None)
         raise web.HTTPBadRequest(text=str(e)) from None
-    return web.json_response({"sdp": answer.sdp, "type": answer.type, "pid": pid, "status": peer.status})
-
-
-def _forget(app: web.Application, peer: RoomPeer) -> None:
-    if app[PEERS_KEY].get(peer.pid) is peer:
-        del app[PEERS_KEY][peer.pid]
 
 
 async def _stats(request: web.Request) -> web.Response:
@@ -105,6 +94,5 @@ async def _stats(request: web.Request) -> web.Response:
         "participants": request.app[ROOM_KEY].participants,
         "ticks": s.ticks, "video_frames_dropped": s.video_frames_dropped, "late_ticks": s.late_ticks,
         "lateness_p99_ms": round(s.lateness_percentile(99) * 1000, 1),
-        "peers": {pid: {k: (v.__dict__ if hasattr(v, "__dict__") else v) for k, v in p.stats.items()}
-                  for pid, p in request.app[PEERS_KEY].items()},
+        "peers": request.app[PEERS_KEY].stats(),
     })

@@ -1,0 +1,160 @@
+"""One room in one Ray actor: the room's RoomHost slot, its WebRTC peers and its snapshots.
+
+The actor is the room's process on whichever node Ray placed it. Media never leaves it:
+peers connect straight to this process (ICE candidates on its node's addresses), and
+packets go from the room's tick thread to aiortc on the actor's event loop. Only control
+crosses Ray: offers and answers, control calls, and, to the ControlStore, the room's
+control-state snapshots and its audit records.
+
+Life: the router (vmedia.hosting.cluster) creates the actor and calls `open(pins)`: the
+PINs travel in that one call, never in the actor's constructor arguments, which Ray keeps
+to restart it. After every change of control state the actor saves `room.snapshot()` to
+the store. When the actor dies (its process, or its node) Ray restarts it, on another node
+if it must: `__init__` checks the room out of the store and restores it; the members who
+were in are expected back, and their clients re-offer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict
+
+import ray
+
+from vmedia.engine.events import Event, EventKind
+from vmedia.errors import InvalidInputError, VmediaError
+from vmedia.hosting.host import RoomHost
+from vmedia.rooms.audit import AuditRecord
+
+log = logging.getLogger("vmedia.hosting.room_actor")
+
+# What a caller may ask of a room through the router (Room's methods of the same names).
+CONTROL_ACTIONS = frozenset({
+    "admit", "deny", "remove", "lock", "mute_all", "mute", "set_stage", "set_layout", "pin", "set_gain",
+    "rename", "request_keyframe",
+})
+# Events after which the control state differs from the last snapshot.
+CONTROL_EVENTS = frozenset({
+    EventKind.JOINED, EventKind.LEFT, EventKind.WAITING, EventKind.ADMITTED, EventKind.DENIED, EventKind.LEFT_LOBBY,
+    EventKind.REMOVED, EventKind.LAYOUT_CHANGED, EventKind.LOCKED, EventKind.UNLOCKED, EventKind.MUTED_ALL,
+    EventKind.UNMUTED_ALL, EventKind.MUTED, EventKind.UNMUTED, EventKind.STAGE_CHANGED, EventKind.PIN_LOCKED_OUT,
+})
+
+
+class RoomActor:
+    """`store_name`: the ControlStore actor's name. `spec`: room_type, participants, visible, cores, room_options (Room's keyword
+    arguments but the PINs), peer_options (RoomPeer's)."""
+
+    def __init__(self, room_id: str, store_name: str, spec: dict):
+        self.room_id = room_id
+        self.store = ray.get_actor(store_name)
+        self.spec = spec
+        self.host = RoomHost(cores=spec["cores"], utilization=1.0)
+        self.room = None
+        self.driver = None
+        self.peers = None
+        self._seq = 0
+        self._saving = False
+        self.epoch, snapshot = ray.get(self.store.checkout.remote(room_id))
+        self.restored = snapshot is not None
+        if snapshot is not None:  # Ray restarted us: the room comes back as it was saved
+            room = self.host.restore_room(room_id, snapshot, participants=spec["participants"],
+                                          visible=spec.get("visible"), audit=self._audit)
+            self._serve(room)
+            log.warning("room %s restored on node %s (incarnation %d)", room_id, self._node(), self.epoch)
+
+    # --- the router's calls -----------------------------------------------------------------
+    async def open(self, pins: dict) -> dict:
+        """Create the room (first incarnation only) and start ticking it."""
+        if self.room is None:
+            options = dict(self.spec.get("room_options") or {})
+            room = self.host.create_room(self.room_id, self.spec["room_type"], participants=self.spec["participants"],
+                                         visible=self.spec.get("visible"), audit=self._audit, **options, **pins)
+            self._serve(room)
+        return await self.info()
+
+    async def offer(self, body: dict) -> dict:
+        """A participant's WebRTC offer: its peer connects to this process."""
+        self._require_open()
+        answer = await self.peers.offer(body)
+        answer["node"] = self._node()
+        return answer
+
+    async def control(self, action: str, args: list, kwargs: dict):
+        """Room.<action>(*args, **kwargs) between two of the room's ticks."""
+        self._require_open()
+        if action not in CONTROL_ACTIONS:
+            raise InvalidInputError(f"unknown room action {action!r}; one of {sorted(CONTROL_ACTIONS)}")
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise InvalidInputError("a room action takes a list of arguments and a dict of keyword arguments")
+        result = await self.driver.run(getattr(self.room, action), *args, **kwargs)
+        self._save()
+        return result
+
+    async def info(self) -> dict:
+        """Where the room runs and who is in it."""
+        self._require_open()
+        room = self.room
+        stats = self.host.stats().get(self.room_id)
+        return {
+            "room": self.room_id, "node": self._node(), "pid": os.getpid(), "incarnation": self.epoch,
+            "restored": self.restored, "participants": room.participants, "lobby": list(room.lobby),
+            "expected": sorted(getattr(room, "expected", ())), "peers": sorted(self.peers.by_pid),
+            "locked": room.locked, "stats": asdict(stats) if stats else None,
+        }
+
+    async def close(self) -> None:
+        """End the room on purpose: peers hang up, the room closes, the store forgets it."""
+        if self.peers is not None:
+            await self.peers.close_all("the room was closed")
+        self.host.close()
+        await self.store.forget.remote(self.room_id)
+
+    # --- internals --------------------------------------------------------------------------
+    def _serve(self, room) -> None:
+        from vmedia.webrtc.peers import RoomPeers
+
+        self.room = room
+        self.host.start()
+        self.driver = self.host.driver(self.room_id)
+        self.driver.start()
+        self.peers = RoomPeers(self.driver, **(self.spec.get("peer_options") or {}))
+        self.driver.subscribe(self._on_event, loop=None)  # on the emitting thread: snapshots are taken between ticks
+        self._save()
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind in CONTROL_EVENTS:
+            self._save()
+
+    def _save(self) -> None:
+        """Snapshot the control state between two ticks, on a host worker, and send it to
+        the store; several changes in a row make one snapshot."""
+        if self._saving:
+            return
+        self._saving = True
+
+        def take():
+            self._saving = False
+            self._seq += 1
+            self.store.put.remote(self.room_id, self.epoch, self._seq, self.room.snapshot())
+
+        future = self.driver.call(take)
+        future.add_done_callback(_log_failure)
+
+    def _audit(self, record: AuditRecord) -> None:
+        self.store.audit.remote(self.room_id, record.to_dict())
+
+    def _require_open(self) -> None:
+        if self.room is None:
+            raise VmediaError(f"room {self.room_id!r} is not open (its actor restarted before it was first opened)")
+
+    @staticmethod
+    def _node() -> str:
+        return ray.get_runtime_context().get_node_id()
+
+
+def _log_failure(future) -> None:
+    if future.exception() is not None:
+        log.error("could not snapshot the room: %r", future.exception())
+
