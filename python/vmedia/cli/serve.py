@@ -1,7 +1,10 @@
-"""`vmedia serve`: one live room behind a WebRTC endpoint (aiohttp + aiortc).
+"""`vmedia serve`: one live room behind a WebRTC endpoint (aiohttp + aiortc), or with
+`--cluster`, rooms spread over a Ray cluster behind one HTTP front.
 
 Open http://HOST:PORT/ in a browser to join with camera and microphone; other clients
-POST aiortc-style offers to /offer. Needs the extra: pip install 'vmedia[webrtc]'.
+POST aiortc-style offers to /offer. With --cluster the page of room R is at /rooms/R/ and
+rooms are created with POST /rooms (vmedia.webrtc.cluster_server). Needs the extra:
+pip install 'vmedia[webrtc]' (and 'vmedia[cluster]' for --cluster).
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--room-type", default="administrative", choices=sorted(POLICIES), help="room policy")
     p.add_argument("--layout", default="speaker", choices=["gallery", "speaker"], help="what everyone sees")
     p.add_argument("--audio-delay", type=float, default=0.040, help="playout delay of incoming audio, seconds")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="serve rooms on Ray: 'local' starts Ray here, else ray.init's address ('auto', 'ray://head:10001')")
+    p.add_argument("--room", action="append", default=[], metavar="ID",
+                   help="with --cluster: a room to create at start (repeatable; more with POST /rooms)")
+    p.add_argument("--participants", type=common.int_range(1, 1000), default=9,
+                   help="with --cluster: the size each --room is placed for")
+    p.add_argument("--audit", metavar="FILE", help="with --cluster: JSON Lines audit log of every room")
     return p
 
 
@@ -37,9 +47,12 @@ def run(args: argparse.Namespace) -> int:
         raise common.CliError(f"{e}; install the extra: pip install 'vmedia[webrtc]'") from None
     from vmedia.rooms.room import Room
 
-    room = Room(args.room_type, layout=args.layout)
-    app = make_app(room, audio_delay=args.audio_delay)
-    print(f"vmedia: {args.room_type} room on http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+    if args.cluster:
+        app = _cluster_app(args)
+    else:
+        room = Room(args.room_type, layout=args.layout)
+        app = make_app(room, audio_delay=args.audio_delay)
+        print(f"vmedia: {args.room_type} room on http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
     try:
         web.run_app(app, host=args.host, port=args.port, print=None, handle_signals=True)
     except OSError as e:
@@ -47,3 +60,31 @@ def run(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     return common.EXIT_OK
+
+
+def _cluster_app(args: argparse.Namespace):
+    """The cluster front, its rooms created (the app closes the cluster when it stops)."""
+    try:
+        from vmedia.hosting.cluster import Cluster
+    except ImportError as e:
+        raise common.CliError(f"{e}") from None
+    from vmedia.errors import VmediaError
+    from vmedia.webrtc.cluster_server import make_cluster_app
+
+    async def start() -> Cluster:
+        cluster = Cluster(args.cluster, audit=args.audit, peer_options={"audio_delay": args.audio_delay})
+        try:
+            for room_id in args.room:
+                info = await cluster.create_room(room_id, args.room_type, participants=args.participants, layout=args.layout)
+                print(f"vmedia: room {room_id} on node {info['node'][:12]}: http://{args.host}:{args.port}/rooms/{room_id}/",
+                      flush=True)
+        except VmediaError as e:
+            await cluster.close()
+            raise common.CliError(str(e)) from None
+        return cluster
+
+    async def build():
+        return make_cluster_app(await start())
+
+    print(f"vmedia: cluster {args.cluster} behind http://{args.host}:{args.port}/rooms (Ctrl-C to stop)", flush=True)
+    return build()

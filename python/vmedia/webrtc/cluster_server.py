@@ -1,0 +1,138 @@
+"""The HTTP front of a cluster of rooms (`vmedia serve --cluster ...`): aiohttp in the
+router's process, every call forwarded to the room's actor (vmedia.hosting.cluster).
+Media does not pass through here: a peer's answer carries the ICE candidates of the node
+its room runs on, and the peer connects there.
+
+    GET    /rooms                   the rooms: {id: {node, incarnation, participants, ...}}
+    POST   /rooms                   {"id", "type", "participants", "layout", "host_pin", ...} -> its info
+    GET    /rooms/<id>/             the join page (camera, microphone, the room's view)
+    POST   /rooms/<id>/offer        aiortc's JSON offer (+ "pid", "name", "role" or "pin")
+    POST   /rooms/<id>/control      {"action": "lock", "args": ["dr-a", true], "kwargs": {}}
+    GET    /rooms/<id>              where it runs and who is in it
+    GET    /rooms/<id>/audit        its audit records (kept across failovers)
+    DELETE /rooms/<id>              end it
+
+Errors: 400 bad request, 403 not allowed (a PIN, a role), 404 unknown room, 503 when the
+room is restarting after a failure (Retry-After: 1; re-offer) or the cluster is full.
+This front trusts its callers with /control and /rooms: put it behind the service's own
+authentication, as the one-room server.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from aiohttp import web
+
+from vmedia.errors import CapacityError, InvalidInputError, PermissionDenied, RoomNotFound, RoomUnavailable, VmediaError
+from vmedia.webrtc.server import read_offer
+
+CLUSTER_KEY = web.AppKey("cluster", object)
+ROOM_FIELDS = {"id", "type", "participants", "visible", "layout", "host_pin", "guest_pin", "hd1080", "low_profile", "name"}
+
+
+def make_cluster_app(cluster) -> web.Application:
+    """An aiohttp app in front of `cluster` (a vmedia.hosting.cluster.Cluster); the app
+    closes the cluster when it shuts down."""
+    app = web.Application(middlewares=[_vmedia_errors])
+    app[CLUSTER_KEY] = cluster
+    app.router.add_get("/rooms", _list)
+    app.router.add_post("/rooms", _create)
+    app.router.add_get("/rooms/{room}/", _page)
+    app.router.add_post("/rooms/{room}/offer", _offer)
+    app.router.add_post("/rooms/{room}/control", _control)
+    app.router.add_get("/rooms/{room}/audit", _audit)
+    app.router.add_get("/rooms/{room}", _info)
+    app.router.add_delete("/rooms/{room}", _remove)
+    app.on_shutdown.append(_shutdown)
+    return app
+
+
+@web.middleware
+async def _vmedia_errors(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except RoomNotFound as e:
+        raise web.HTTPNotFound(text=str(e)) from None
+    except PermissionDenied as e:
+        raise web.HTTPForbidden(text=str(e)) from None
+    except InvalidInputError as e:
+        raise web.HTTPBadRequest(text=str(e)) from None
+    except RoomUnavailable as e:
+        raise web.HTTPServiceUnavailable(text=str(e), headers={"Retry-After": "1"}) from None
+    except CapacityError as e:
+        raise web.HTTPServiceUnavailable(text=str(e)) from None
+    except VmediaError as e:
+        raise web.HTTPInternalServerError(text=str(e)) from None
+
+
+async def _json(request: web.Request) -> dict:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="expected a JSON object") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="expected a JSON object")
+    return body
+
+
+async def _list(request: web.Request) -> web.Response:
+    cluster = request.app[CLUSTER_KEY]
+    rooms = {}
+    for room_id in cluster.rooms:
+        try:
+            info = await cluster.info(room_id)
+            rooms[room_id] = {k: info[k] for k in ("node", "incarnation", "restored", "participants", "lobby")}
+        except RoomUnavailable:
+            rooms[room_id] = {"unavailable": True}
+    return web.json_response(rooms)
+
+
+async def _create(request: web.Request) -> web.Response:
+    body = await _json(request)
+    unknown = set(body) - ROOM_FIELDS
+    if unknown:
+        raise web.HTTPBadRequest(text=f"unknown room fields {sorted(unknown)}; known: {sorted(ROOM_FIELDS)}")
+    options = {k: v for k, v in body.items() if k not in ("id", "type", "participants")}
+    info = await request.app[CLUSTER_KEY].create_room(body.get("id"), body.get("type", "administrative"),
+                                                      participants=body.get("participants"), **options)
+    return web.json_response(info, status=201)
+
+
+async def _page(request: web.Request) -> web.Response:
+    if request.match_info["room"] not in request.app[CLUSTER_KEY].rooms:
+        raise web.HTTPNotFound(text=f"no room {request.match_info['room']!r:.80} on this cluster")
+    page = resources.files("vmedia.webrtc").joinpath("static/index.html").read_text()
+    return web.Response(text=page, content_type="text/html")
+
+
+async def _offer(request: web.Request) -> web.Response:
+    body = await read_offer(request)
+    return web.json_response(await request.app[CLUSTER_KEY].offer(request.match_info["room"], body))
+
+
+async def _control(request: web.Request) -> web.Response:
+    body = await _json(request)
+    args, kwargs = body.get("args", []), body.get("kwargs", {})
+    if not isinstance(body.get("action"), str) or not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise web.HTTPBadRequest(text='expected {"action": "...", "args": [...], "kwargs": {...}}')
+    result = await request.app[CLUSTER_KEY].control(request.match_info["room"], body["action"], *args, **kwargs)
+    return web.json_response({"result": result})
+
+
+async def _info(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[CLUSTER_KEY].info(request.match_info["room"]))
+
+
+async def _audit(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[CLUSTER_KEY].audit_records(request.match_info["room"]))
+
+
+async def _remove(request: web.Request) -> web.Response:
+    await request.app[CLUSTER_KEY].remove_room(request.match_info["room"])
+    return web.Response(status=204)
+
+
+async def _shutdown(app: web.Application) -> None:
+    await app[CLUSTER_KEY].close()
