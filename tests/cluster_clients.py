@@ -20,7 +20,7 @@ from webrtc_clients import Client, band_db
 from vmedia import layouts
 from vmedia.media.time import SAMPLE_RATE
 
-RECONNECT_AFTER = 2.0  # seconds without a picture
+RECONNECT_AFTER = 3.0  # seconds without a picture
 RETRY_EVERY = 0.5
 SETTLE = 1.0  # seconds of a session not analysed: the first keyframe, the playout buffers
 
@@ -36,9 +36,11 @@ class Caller:
         self.refusals: list[str] = []
         self.client: Client | None = None
 
-    async def connect(self, pin: str | None) -> None:
-        """Offer until the room answers (it may be restarting)."""
-        while True:
+    async def connect(self, pin: str | None, stop: asyncio.Event) -> None:
+        """Offer until the room answers (it may be restarting). A re-offer goes without the
+        PIN first, as a returning member; asked for one, the caller gives it."""
+        self.client = None
+        while not stop.is_set():
             media = {k: self.spec[k] for k in ("rgb", "pitch", "beep", "phase", "seed")}
             client = Client(self.pid, seconds=120.0, **media)
             try:
@@ -46,24 +48,30 @@ class Caller:
             except RuntimeError as e:
                 await client.close()
                 self.refusals.append(str(e)[:200])
+                if str(e).startswith("403") and "PIN" in str(e):
+                    pin = self.spec.get("pin")
                 await asyncio.sleep(RETRY_EVERY)
                 continue
             tiles = {s.participant: s.rect.as_tuple() for s in layouts.gallery(self.roster, 1280, 720).slots}
             client.tiles = {f"tile{i}": rect for i, rect in enumerate(tiles.values())}  # whose is which: not known
             self.client = client
-            self.sessions.append({"start": time.monotonic(), "status": answer["status"], "node": answer["node"]})
+            self.sessions.append({"start": time.monotonic(), "status": answer["status"], "node": answer["node"],
+                                  "pin_given": pin is not None})
             return
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.connect(self.spec.get("pin"))
+        await self.connect(self.spec.get("pin"), stop)
         while not stop.is_set():
             await asyncio.sleep(0.25)
             c = self.client
+            if c is None:
+                break
             last = c.video_frames[-1][0] if c.video_frames else self.sessions[-1]["start"]
             if time.monotonic() - last > RECONNECT_AFTER:
                 await self.end_session("no pictures")
-                await self.connect(self.spec.get("rejoin_pin"))
-        await self.end_session("hung up")
+                await self.connect(None, stop)
+        if self.client is not None:
+            await self.end_session("hung up")
 
     async def end_session(self, why: str) -> None:
         c, session = self.client, self.sessions[-1]

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -56,9 +57,10 @@ async def scenario(rooms: dict, hold: float) -> dict:
     cluster = Cluster(ray_cluster.address, audit=audit_path, peer_options={"media_timeout": 5.0})
     runner = web.AppRunner(make_cluster_app(cluster))
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    front = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    front = f"http://127.0.0.1:{sock.getsockname()[1]}"
     result: dict = {"head": head_id, "second": second.node_id, "events": []}
 
     async def info(room_id: str) -> dict:
@@ -90,6 +92,7 @@ async def scenario(rooms: dict, hold: float) -> dict:
                                                 json.dumps({"front": front, "clients": clients}),
                                                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)
+    failure = None
     try:
         # A sensitive room: the host lets the waiting patient in.
         for room_id, spec in rooms.items():
@@ -119,6 +122,8 @@ async def scenario(rooms: dict, hold: float) -> dict:
         # 3. A stranger without the PIN, after the failover: the room is still closed to them.
         pin_room = next(r for r, s in rooms.items() if "pins" in s)
         result["stranger"] = await _stranger(f"{front}/rooms/{pin_room}/offer")
+    except AssertionError as e:
+        failure = f"{e}; rooms: {[await info(r) for r in rooms]}"
     finally:
         proc.stdin.write(b"stop\n")
         await proc.stdin.drain()
@@ -126,11 +131,17 @@ async def scenario(rooms: dict, hold: float) -> dict:
     lines = [line for line in out.decode().splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, f"clients failed ({proc.returncode}): {err.decode()[-3000:]}"
     result["callers"] = json.loads(lines[0][len("RESULT "):])
+    if failure:
+        raise AssertionError(f"{failure}; callers: {result['callers']}")
 
     async def empty():
-        return all(not (i := await info(r))["participants"] and not i["peers"] for r in rooms)
+        result["last_seen"] = {r: await info(r) for r in rooms}
+        return all(not i["participants"] and not i["peers"] for i in result["last_seen"].values())
 
-    await wait_for("the rooms to empty", empty, 30)
+    try:
+        await wait_for("the rooms to empty", empty, 30)
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {result['last_seen']}") from None
     async with aiohttp.ClientSession() as http:
         for room_id in rooms:
             async with http.get(f"{front}/rooms/{room_id}/audit") as r:

@@ -226,6 +226,35 @@ def test_the_rejoin_window_closes():
     room.close(), back.close()
 
 
+def test_who_hung_up_within_the_window_is_let_back_by_a_restore():
+    # A failing process drops its callers' connections before it dies: they "leave" just
+    # before the last snapshot, and must still get back into the locked room that comes back.
+    clock = Clock()
+    room = consultation(clock)
+    room.leave("pat")
+    clock.t += 100
+    room.leave("phone")
+    clock.t += 30  # pat hung up 130 s ago (past the 120 s window), the phone 30 s ago
+    members = {m["id"]: m for m in room.snapshot()["members"]}
+    assert sorted(members) == ["doc", "phone"] and members["phone"]["muted"]
+    back = restored(room.snapshot())
+    assert back.join("phone") == "admitted" and back.is_muted("phone")
+    with pytest.raises(PermissionDenied):
+        back.join("pat", pin=GUEST_PIN)  # locked: a guest past the window stays out
+    # Hung up and came back before any failover: counted once, as present.
+    again = consultation()
+    again.leave("pat")
+    again.lock("doc", False)
+    again.join("pat", "Patient", pin=GUEST_PIN)
+    assert [m["id"] for m in again.snapshot()["members"]].count("pat") == 0  # in the lobby now, not a member
+    # Removed by a host: not let back.
+    removed = consultation()
+    removed.remove("doc", "pat")
+    assert "pat" not in [m["id"] for m in removed.snapshot()["members"]]
+    for r in (room, back, again, removed):
+        r.close()
+
+
 def test_a_host_can_keep_an_expected_member_out_and_move_the_spotlight():
     room = consultation()
     back = restored(room.snapshot())

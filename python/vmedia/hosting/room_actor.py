@@ -23,6 +23,7 @@ from dataclasses import asdict
 import ray
 
 from vmedia.engine.events import Event, EventKind
+from vmedia import errors
 from vmedia.errors import InvalidInputError, VmediaError
 from vmedia.hosting.host import RoomHost
 from vmedia.rooms.audit import AuditRecord
@@ -77,7 +78,10 @@ class RoomActor:
     async def offer(self, body: dict) -> dict:
         """A participant's WebRTC offer: its peer connects to this process."""
         self._require_open()
-        answer = await self.peers.offer(body)
+        try:
+            answer = await self.peers.offer(body)
+        except VmediaError as e:
+            raise portable(e) from None
         answer["node"] = self._node()
         return answer
 
@@ -88,7 +92,10 @@ class RoomActor:
             raise InvalidInputError(f"unknown room action {action!r}; one of {sorted(CONTROL_ACTIONS)}")
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise InvalidInputError("a room action takes a list of arguments and a dict of keyword arguments")
-        result = await self.driver.run(getattr(self.room, action), *args, **kwargs)
+        try:
+            result = await self.driver.run(getattr(self.room, action), *args, **kwargs)
+        except VmediaError as e:
+            raise portable(e) from None
         self._save()
         return result
 
@@ -158,3 +165,12 @@ def _log_failure(future) -> None:
     if future.exception() is not None:
         log.error("could not snapshot the room: %r", future.exception())
 
+
+
+def portable(error: VmediaError) -> VmediaError:
+    """The error as the public vmedia class it derives from, with its message: what Ray
+    can pickle back to the router (PinRefused, say, has a constructor of its own)."""
+    for cls in type(error).__mro__:
+        if cls.__module__ == errors.__name__:
+            return cls(str(error))
+    return VmediaError(str(error))

@@ -22,6 +22,7 @@ import math
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
@@ -123,6 +124,10 @@ class Room:
         self._expected: dict[str, MemberState] = {}
         self._rejoin_until = -math.inf
         self._rejoin_window = 0.0
+        # Who hung up within the last REJOIN_WINDOW seconds: in the snapshot, so a failover
+        # lets them back. A process that is failing drops its callers' connections before it
+        # dies, and their departures must not lock them out of the room that comes back.
+        self._departed: OrderedDict[str, tuple[MemberState, float]] = OrderedDict()
         self._expected_spotlight: str | None = None  # the spotlight goes back to them when they rejoin
         self.locked = False
         self.clock: Any = None  # a live driver's MediaClock (vmedia.hosting): room.clock.now() is media time now
@@ -199,6 +204,8 @@ class Room:
             raise InvalidInputError(f"participant {pid!r} is already in the room")
         if role is not None and role not in ROLES:
             raise InvalidInputError(f"role must be 'host' or 'guest', got {role!r}")
+        if isinstance(pid, str):
+            self._departed.pop(pid, None)
         if self._expected:
             self._expire_expected()
             if isinstance(pid, str) and pid in self._expected:
@@ -270,6 +277,9 @@ class Room:
             return
         self._admitted(pid)
         self._end_presentation_of(pid, pid, "the presenter left")
+        self._departed[pid] = (self._member_state(pid), self._pin_clock())
+        while len(self._departed) > self.policy.max_participants:
+            self._departed.popitem(last=False)
         self.mixer.remove_participant(pid)  # its "left" event comes with the next tick
         self._forget(pid)
         self._audit(Action.LEAVE, pid, pid, Outcome.OK)
@@ -452,7 +462,7 @@ class Room:
         """The room's control state as JSON-ready data (vmedia.rooms.snapshot says what is
         in it): PIN hashes, never PINs. Cheap (no hashing): take one after every control change."""
         self._expire_expected()
-        members = [self._member_state(pid) for pid in self.roles] + list(self._expected.values())
+        members = [self._member_state(pid) for pid in self.roles] + list(self._expected.values()) + self._recently_departed()
         interrupted = [kind for kind in _SINK_ACTIONS if kind in self._sinks]
         if self.mixer.content is not None:
             interrupted.append("presentation")
@@ -574,6 +584,13 @@ class Room:
         del self.roles[pid]
         self._muted.discard(pid)
         self._gains.pop(pid, None)
+
+    def _recently_departed(self) -> list[MemberState]:
+        """Who hung up within the rejoin window and is not back: let in again by a restore."""
+        since = self._pin_clock() - REJOIN_WINDOW
+        while self._departed and next(iter(self._departed.values()))[1] < since:
+            self._departed.popitem(last=False)
+        return [state for pid, (state, _) in self._departed.items() if pid not in self.roles and pid not in self._expected]
 
     def _member_state(self, pid: str) -> MemberState:
         m = self.mixer.member(pid)

@@ -10,8 +10,9 @@ In the snapshot (version 1):
 
 - the room: its name, policy (as `RoomPolicy.to_dict`), layout (spec, speaker variant,
   self-view rule), 1080p/360p outputs, lock, mute-all, the spotlight;
-- every admitted member (and every member still expected back after an earlier
-  restore): id, display name, role (host, guest, speaker, audience), audio codec, output
+- every admitted member, every member still expected back after an earlier restore,
+  and whoever hung up within the rejoin window (a failing process drops its callers
+  before it dies; a host's `remove` is not a hang-up and keeps them out): id, display name, role (host, guest, speaker, audience), audio codec, output
   profile, how they receive a presentation, muted, on stage, gain. After a restore they are
   *expected*: each gets back in with that state, without PIN, lobby or lock, by joining
   again under the same id within the rejoin window;

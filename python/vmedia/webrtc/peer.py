@@ -113,7 +113,10 @@ class RoomPeer:
     async def answer(self, offer: RTCSessionDescription) -> RTCSessionDescription:
         """Take the peer's offer, join the room, return the answer. A peer that offers no
         H.264 video, or no media at all, gets InvalidInputError (and is closed)."""
-        offered = {kind: _sdp_codecs(offer.sdp, kind) for kind in ("video", "audio")}
+        try:
+            offered = {kind: _sdp_codecs(offer.sdp, kind) for kind in ("video", "audio")}
+        except (ValueError, IndexError, KeyError, AttributeError, TypeError) as e:  # aiortc's parser on garbage
+            await self._fail(f"the offer's SDP does not parse ({type(e).__name__}: {str(e)[:100]})")
         if not offered["video"] and not offered["audio"]:
             await self._fail("the offer has no audio or video")
         video_codecs = [c for c in offered["video"] if c.lower() != "rtx"]
