@@ -166,8 +166,9 @@ def test_a_stalled_server_never_blocks_the_room_gops_are_dropped_and_nothing_lea
 
 
 def _run_demo(out, *extra):
+    """A demo far longer than the test: it is stopped (or killed) long before it would end."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "vmedia", "demo", "-n", "2", "-t", "30", "--size", "160x90",
+    return subprocess.Popen([sys.executable, "-m", "vmedia", "demo", "-n", "2", "-t", "120", "--size", "160x90",
                              "--fps", "15", "-o", str(out), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, start_new_session=True, text=True)
 

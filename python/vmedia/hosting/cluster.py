@@ -161,6 +161,11 @@ class Cluster:
         """Room.<action>(*args, **kwargs) in the room (admit, lock, mute, set_layout...)."""
         return await self._call(room_id, "control", action, list(args), kwargs)
 
+    async def attach(self, room_id: str, factory) -> None:
+        """Run factory(room) in the room's process (see RoomActor.attach): media sources
+        that must live next to the room. `factory` travels pickled (cloudpickle)."""
+        await self._call(room_id, "attach", factory)
+
     async def info(self, room_id: str) -> dict:
         """Where the room runs (node, incarnation, restored), who is in, its host stats."""
         return await self._call(room_id, "info")

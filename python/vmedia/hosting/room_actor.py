@@ -99,6 +99,16 @@ class RoomActor:
         self._save()
         return result
 
+    async def attach(self, factory) -> None:
+        """Run factory(room) in this process, between two ticks; if it returns a callable,
+        call that with the media time before every tick: a media source living next to the
+        room (a gateway's ingest, a test sender, a benchmark's recording). Not part of the
+        room's control state: a restarted room comes back without it."""
+        self._require_open()
+        feed = await self.driver.run(factory, self.room)
+        if callable(feed):
+            self.driver.add_feed(feed)
+
     async def info(self) -> dict:
         """Where the room runs and who is in it."""
         self._require_open()
