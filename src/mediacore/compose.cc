@@ -2,11 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
-#include <mutex>
 
 #include "mediacore/errors.h"
-#include "mediacore/parallel.h"
 
 namespace mediacore {
 namespace {
@@ -85,7 +82,7 @@ struct Planned {
   ScalePlan luma, chroma;  // scale ops only
 };
 
-Planned plan_op(const I420& canvas, const ComposeOp& op, size_t index, const ScaleKernels& k) {
+Planned plan_op(const I420& canvas, const ComposeOp& op, size_t index, const ScaleKernels& k, TapCache& taps) {
   Planned p{&op, {}, {}};
   const std::string where = "compose op " + std::to_string(index);
   const int W = canvas.y.width, H = canvas.y.height;
@@ -102,8 +99,8 @@ Planned plan_op(const I420& canvas, const ComposeOp& op, size_t index, const Sca
       check_crop(s->crop, w);
       const RectF c2{s->crop.x / 2, s->crop.y / 2, s->crop.w / 2, s->crop.h / 2};
       try {
-        p.luma = make_scale_plan(s->crop, s->src.y.width, s->src.y.height, s->rect, k);
-        p.chroma = make_scale_plan(c2, s->src.u.width, s->src.u.height, half(s->rect), k);
+        p.luma = make_scale_plan(s->crop, s->src.y.width, s->src.y.height, s->rect, k, &taps);
+        p.chroma = make_scale_plan(c2, s->src.u.width, s->src.u.height, half(s->rect), k, &taps);
       } catch (const InvalidInput& e) {
         throw InvalidInput(w + " crop: " + e.what());
       }
@@ -158,14 +155,6 @@ void run_op(const I420& c, const Planned& p, Band band) {
   }
 }
 
-WorkerPool& pool_of(int threads) {
-  static std::mutex mu;
-  static std::vector<std::unique_ptr<WorkerPool>> pools(kMaxThreads + 1);
-  std::lock_guard<std::mutex> lock(mu);
-  if (!pools[threads]) pools[threads] = std::make_unique<WorkerPool>(threads);
-  return *pools[threads];
-}
-
 }  // namespace
 
 void check_canvas(const I420& c) {
@@ -188,16 +177,17 @@ void check_source(const ConstI420& s, const std::string& what) {
   check_plane(s.v, cw, ch, what + " V plane");
 }
 
-void compose(const I420& canvas, const std::vector<ComposeOp>& ops, int threads) {
+void compose(ComposeContext& context, const I420& canvas, const std::vector<ComposeOp>& ops, int threads) {
   if (threads < 1 || threads > kMaxThreads) {
     throw InvalidInput("threads must be 1.." + std::to_string(kMaxThreads) + ", got " + std::to_string(threads));
   }
+  if (context.closed()) throw InvalidInput("the compose context is closed");
   check_canvas(canvas);
   // Kernels are picked once for the whole call, so every band runs the same rows.
   const ScaleKernels k = scale_kernels();
   std::vector<Planned> plans;
   plans.reserve(ops.size());
-  for (size_t i = 0; i < ops.size(); ++i) plans.push_back(plan_op(canvas, ops[i], i, k));
+  for (size_t i = 0; i < ops.size(); ++i) plans.push_back(plan_op(canvas, ops[i], i, k, context.taps()));
   if (plans.empty()) return;
   // Horizontal bands of even height, two per thread so uneven tiles still balance.
   const int H = canvas.y.height;
@@ -207,11 +197,7 @@ void compose(const I420& canvas, const std::vector<ComposeOp>& ops, int threads)
     const Band band{b * band_h, std::min(H, (b + 1) * band_h)};
     for (const auto& p : plans) run_op(canvas, p, band);
   };
-  if (bands == 1) {
-    run_band(0);
-  } else {
-    pool_of(threads).run(bands, run_band);
-  }
+  context.workers().run(bands, threads - 1, run_band);
 }
 
 void scale_plane(const ConstPlane& src, const RectF& crop, const Plane& dst, const Rect& rect) {
@@ -223,7 +209,7 @@ void scale_plane(const ConstPlane& src, const RectF& crop, const Plane& dst, con
   if (s.first < d.second && d.first < s.second) throw InvalidInput("source plane shares memory with the destination");
   check_rect_inside(rect, dst.width, dst.height, "destination rect");
   check_crop(crop, "source");
-  const ScalePlan plan = make_scale_plan(crop, src.width, src.height, rect, scale_kernels());
+  const ScalePlan plan = make_scale_plan(crop, src.width, src.height, rect, scale_kernels(), nullptr);
   scale_plane_rows(plan, src, dst, Band{});
 }
 

@@ -1,6 +1,7 @@
 // The compose executor: a display list of fill/scale/border/blend ops on one I420 canvas.
 // compose() validates the whole list once (every rect, crop, size and buffer), builds the
-// scale plans, then runs the ops band by band on a worker pool; the kernels it calls
+// scale plans, then runs the ops band by band on a compose context's workers (its tap
+// cache keeps the filter tables between calls); the kernels it calls
 // (compositor.h) trust what it checked. A refused list draws nothing.
 #pragma once
 #include <cstdint>
@@ -8,12 +9,11 @@
 #include <variant>
 #include <vector>
 
+#include "mediacore/compose_context.h"
 #include "mediacore/compositor.h"
 #include "mediacore/plane.h"
 
 namespace mediacore {
-
-constexpr int kMaxThreads = 16;
 
 // Ops in luma coordinates; the canvas and every rect must be even-aligned so the chroma
 // rect is exactly half. Chroma is scaled at half resolution from crop / 2.
@@ -43,10 +43,12 @@ void check_canvas(const I420& canvas);
 // A source picture: chroma planes ceil(w/2) x ceil(h/2), at most kMaxDimension a side.
 void check_source(const ConstI420& src, const std::string& what);
 
-// Runs `ops` in order on `canvas` with 1..kMaxThreads threads (horizontal bands). The
-// result is the same bytes whatever the thread count. Throws InvalidInput naming the op
-// ("compose op 3 (scale): ...") before anything is drawn.
-void compose(const I420& canvas, const std::vector<ComposeOp>& ops, int threads);
+// Runs `ops` in order on `canvas` in horizontal bands for `threads` (1..kMaxThreads)
+// threads: the calling one and up to threads - 1 of the context's workers, as many as it
+// has. The result is the same bytes whatever the thread count or context. Throws
+// InvalidInput naming the op ("compose op 3 (scale): ...") before anything is drawn, or
+// when the context is closed.
+void compose(ComposeContext& context, const I420& canvas, const std::vector<ComposeOp>& ops, int threads);
 
 // One plane: scale src region `crop` into `rect` of dst. Validated like a compose op.
 void scale_plane(const ConstPlane& src, const RectF& crop, const Plane& dst, const Rect& rect);

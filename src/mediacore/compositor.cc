@@ -5,19 +5,23 @@
 
 namespace mediacore {
 
-ScalePlan make_scale_plan(const RectF& crop, int src_w, int src_h, const Rect& r, const ScaleKernels& k) {
+ScalePlan make_scale_plan(const RectF& crop, int src_w, int src_h, const Rect& r, const ScaleKernels& k,
+                          TapCache* cache) {
+  auto taps = [cache](double offset, double extent, int src, int dst, int pad) {
+    return cache ? cache->get(offset, extent, src, dst, pad) : padded_axis_taps(offset, extent, src, dst, pad);
+  };
   ScalePlan p;
   p.rect = r;
   p.filter_rows = k.filter_rows;
   // Growing (2 taps, neighbours close together) has its own fast row; otherwise the
   // general one with the tap count it wants.
-  p.h = k.filter_cols_2tap ? cached_axis_taps(crop.x, crop.w, src_w, r.w, 2) : nullptr;
+  p.h = k.filter_cols_2tap ? taps(crop.x, crop.w, src_w, r.w, 2) : nullptr;
   p.filter_cols = k.filter_cols_2tap;
   if (!p.h || p.h->ntaps != 2 || p.h->spread8 > 7) {
-    p.h = cached_axis_taps(crop.x, crop.w, src_w, r.w, k.cols_taps);
+    p.h = taps(crop.x, crop.w, src_w, r.w, k.cols_taps);
     p.filter_cols = k.filter_cols;
   }
-  p.v = cached_axis_taps(crop.y, crop.h, src_h, r.h, 0);
+  p.v = taps(crop.y, crop.h, src_h, r.h, 0);
   p.hstart.assign(p.h->start.begin(), p.h->start.end());
   for (auto& s : p.hstart) s -= p.h->src_lo;
   p.copy_x = p.h->src_lo;

@@ -10,6 +10,7 @@
 #include "mediacore/plane.h"
 #include "mediacore/resample.h"
 #include "mediacore/scale_rows.h"
+#include "mediacore/tap_cache.h"
 
 namespace mediacore {
 
@@ -17,8 +18,8 @@ struct Yuv {
   uint8_t y = 16, u = 128, v = 128;
 };
 
-// Everything one plane's scale needs, built once per op (tap tables come from a
-// process-wide cache, so they are computed when the layout changes, not per frame):
+// Everything one plane's scale needs, built once per op (tap tables come from the
+// compose context's cache, so they are computed when the layout changes, not per frame):
 // the filter tables, the row functions picked for the CPU, the destination rect.
 struct ScalePlan {
   Rect rect;                              // destination rect, inside the destination plane
@@ -29,9 +30,11 @@ struct ScalePlan {
   int copy_x = 0, copy_y = 0;             // the source offset when h and v are both identity
 };
 
-// Builds the plan for scaling source region `crop` of a src_w x src_h plane into `rect`.
-// Throws InvalidInput unless crop is finite and inside the source (make_axis_taps).
-ScalePlan make_scale_plan(const RectF& crop, int src_w, int src_h, const Rect& rect, const ScaleKernels& k);
+// Builds the plan for scaling source region `crop` of a src_w x src_h plane into `rect`,
+// its tables from `cache` (nullptr: built for this plan only). Throws InvalidInput unless
+// crop is finite and inside the source (make_axis_taps).
+ScalePlan make_scale_plan(const RectF& crop, int src_w, int src_h, const Rect& rect, const ScaleKernels& k,
+                          TapCache* cache);
 
 // Area filter when shrinking, bilinear when growing, a row copy when 1:1.
 void scale_plane_rows(const ScalePlan& plan, const ConstPlane& src, const Plane& dst, Band band);

@@ -1,25 +1,45 @@
 #include "mediacore/parallel.h"
 
+#include <algorithm>
+
 namespace mediacore {
 
-WorkerPool::WorkerPool(int threads) {
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { loop(); });
+WorkerPool::WorkerPool(int threads) : threads_(std::max(1, threads)) {
+  alive_ = threads_ - 1;
+  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { loop(); });
 }
 
-WorkerPool::~WorkerPool() {
+WorkerPool::~WorkerPool() { close(); }
+
+int WorkerPool::alive() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return alive_;
+}
+
+void WorkerPool::close() {
+  std::lock_guard<std::mutex> one(close_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
 }
 
-void WorkerPool::drain(std::unique_lock<std::mutex>& lock) {
-  // Takes items of the current job until none are left; lock is held on entry and exit.
-  while (job_ && next_ < total_) {
-    const int i = next_++;
-    const auto* fn = job_;
+WorkerPool::Job* WorkerPool::wanted() const {
+  for (Job* j : jobs_) {
+    if (j->next < j->total && j->helpers < j->max_helpers) return j;
+  }
+  return nullptr;
+}
+
+// Takes items of `job` until none are left; lock held on entry and exit. The job lives on
+// its caller's stack until finished == total, so it is not touched after that.
+void WorkerPool::work(Job* job, std::unique_lock<std::mutex>& lock) {
+  while (job->next < job->total) {
+    const int i = job->next++;
+    const auto* fn = job->fn;
     lock.unlock();
     std::exception_ptr err;
     try {
@@ -28,41 +48,47 @@ void WorkerPool::drain(std::unique_lock<std::mutex>& lock) {
       err = std::current_exception();
     }
     lock.lock();
-    if (err && !error_) error_ = err;
-    if (++finished_ == total_) done_.notify_all();
+    if (err && !job->error) job->error = err;
+    if (++job->finished == job->total) {
+      done_.notify_all();
+      return;
+    }
   }
 }
 
 void WorkerPool::loop() {
   std::unique_lock<std::mutex> lock(mu_);
-  long seen = generation_;
   for (;;) {
-    wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-    if (stop_) return;
-    seen = generation_;
-    drain(lock);
+    Job* job = nullptr;
+    wake_.wait(lock, [&] { return stop_ || (job = wanted()) != nullptr; });
+    if (stop_) break;
+    // Never counted down: once a job has no items left no worker looks at it again, and
+    // after its last item it may be gone (its caller returned).
+    ++job->helpers;
+    work(job, lock);
   }
+  --alive_;
 }
 
-void WorkerPool::run(int n, const std::function<void(int)>& fn) {
+void WorkerPool::run(int n, int helpers, const std::function<void(int)>& fn) {
   if (n <= 0) return;
-  if (workers_.empty() || n == 1) {
+  Job job;
+  job.fn = &fn;
+  job.total = n;
+  job.max_helpers = std::clamp(std::min(helpers, n - 1), 0, threads_ - 1);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stop_ || job.max_helpers == 0) {
+    lock.unlock();
     for (int i = 0; i < n; ++i) fn(i);
     return;
   }
-  std::lock_guard<std::mutex> one_job(run_mu_);
-  std::unique_lock<std::mutex> lock(mu_);
-  job_ = &fn;
-  next_ = 0;
-  total_ = n;
-  finished_ = 0;
-  error_ = nullptr;
-  ++generation_;
+  jobs_.push_back(&job);
+  auto self = std::prev(jobs_.end());
   wake_.notify_all();
-  drain(lock);
-  done_.wait(lock, [&] { return finished_ == total_; });
-  job_ = nullptr;
-  if (error_) std::rethrow_exception(error_);
+  work(&job, lock);
+  jobs_.erase(self);
+  done_.wait(lock, [&] { return job.finished == job.total; });
+  if (job.error) std::rethrow_exception(job.error);
 }
 
 }  // namespace mediacore

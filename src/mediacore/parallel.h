@@ -1,8 +1,12 @@
-// A small persistent worker pool for splitting one job into bands (compositor rows).
+// A persistent worker pool that splits jobs into items (compositor bands). Several
+// threads may run jobs at once: each caller works through its own job and idle workers
+// help whichever job still has items, so no caller waits for another's job and the pool
+// never runs more threads than it was built with.
 #pragma once
 #include <condition_variable>
 #include <exception>
 #include <functional>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -11,28 +15,39 @@ namespace mediacore {
 
 class WorkerPool {
  public:
+  // `threads` counts the caller: threads - 1 workers are started.
   explicit WorkerPool(int threads);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
-  // Runs fn(0..n-1), the calling thread taking part; rethrows the first exception.
-  void run(int n, const std::function<void(int)>& fn);
+  int size() const { return threads_; }
+  // Workers started and not yet joined.
+  int alive() const;
+  // Runs fn(0..n-1) on the calling thread and at most `helpers` workers; rethrows the
+  // first exception. After close() the calling thread runs every item itself.
+  void run(int n, int helpers, const std::function<void(int)>& fn);
+  // Joins the workers (each finishes the item it is on). Idempotent.
+  void close();
 
  private:
+  struct Job {
+    const std::function<void(int)>* fn;
+    int next = 0, total = 0, finished = 0, helpers = 0, max_helpers = 0;
+    std::exception_ptr error;
+  };
   void loop();
-  void drain(std::unique_lock<std::mutex>& lock);
+  Job* wanted() const;  // a job with items left and room for a helper; mu_ held
+  void work(Job* job, std::unique_lock<std::mutex>& lock);
 
+  const int threads_;
   std::vector<std::thread> workers_;
-  std::mutex run_mu_;  // one job at a time per pool
-  std::mutex mu_;
+  std::mutex close_mu_;  // one close() joins
+  mutable std::mutex mu_;
   std::condition_variable wake_, done_;
-  const std::function<void(int)>* job_ = nullptr;
-  int next_ = 0, total_ = 0, finished_ = 0;
-  long generation_ = 0;
+  std::list<Job*> jobs_;
+  int alive_ = 0;
   bool stop_ = false;
-  std::exception_ptr error_;
 };
 
 }  // namespace mediacore

@@ -2,9 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <mutex>
-#include <tuple>
 
 #include "mediacore/errors.h"
 
@@ -104,31 +101,6 @@ AxisTaps make_axis_taps(double offset, double extent, int src_size, int dst_size
   }
   for (int x = 0; x + 7 < dst_size; ++x) t.spread8 = std::max(t.spread8, t.start[x + 7] - t.start[x]);
   return t;
-}
-
-std::shared_ptr<const AxisTaps> cached_axis_taps(double offset, double extent, int src_size, int dst_size,
-                                                 int pad_taps) {
-  using Key = std::tuple<double, double, int, int, int>;
-  static std::mutex mu;
-  static std::map<Key, std::shared_ptr<const AxisTaps>> cache;
-  const Key key{offset, extent, src_size, dst_size, pad_taps};
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
-  }
-  auto t = std::make_shared<AxisTaps>(make_axis_taps(offset, extent, src_size, dst_size));
-  if (pad_taps > t->ntaps) {
-    std::vector<int16_t> padded(static_cast<size_t>(dst_size) * pad_taps, 0);
-    for (int x = 0; x < dst_size; ++x) {
-      std::copy_n(&t->weight[static_cast<size_t>(x) * t->ntaps], t->ntaps, &padded[static_cast<size_t>(x) * pad_taps]);
-    }
-    t->weight = std::move(padded);
-    t->ntaps = pad_taps;  // zero taps may read past src_hi: callers pad their row buffers
-  }
-  std::lock_guard<std::mutex> lock(mu);
-  if (cache.size() >= 1024) cache.clear();  // layouts churned: start over rather than grow
-  return cache.emplace(key, std::move(t)).first->second;
 }
 
 }  // namespace mediacore

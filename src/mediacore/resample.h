@@ -2,7 +2,6 @@
 // bilinear when growing. Scaling is separable, so a resize is two of these tables.
 #pragma once
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 namespace mediacore {
@@ -29,10 +28,5 @@ struct AxisTaps {
 // sizes are 1..kMaxAxisSize (InvalidInput otherwise). Deterministic; the numpy reference in
 // tests/reference.py states the same weights in floating point.
 AxisTaps make_axis_taps(double offset, double extent, int src_size, int dst_size);
-
-// The same table zero-padded to `pad_taps` taps when it has fewer (0: unpadded), from a
-// process-wide cache: tile geometry changes with the layout, not every frame.
-std::shared_ptr<const AxisTaps> cached_axis_taps(double offset, double extent, int src_size, int dst_size,
-                                                 int pad_taps);
 
 }  // namespace mediacore

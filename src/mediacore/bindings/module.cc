@@ -211,8 +211,26 @@ ComposeOp to_op(Buffers& bufs, const py::handle& obj, size_t index) {
   throw InvalidInput(where + " has unknown kind '" + kind + "' (expected fill, scale, border or blend)");
 }
 
-void compose_py(const py::handle& canvas_obj, const py::handle& ops_obj, const py::handle& threads_obj) {
+std::shared_ptr<ComposeContext> context_of(const py::handle& obj) {
+  if (obj.is_none()) return default_compose_context();
+  if (!py::isinstance<ComposeContext>(obj)) {
+    throw InvalidInput("context must be a ComposeContext or None, got " + type_name(obj));
+  }
+  return obj.cast<std::shared_ptr<ComposeContext>>();
+}
+
+void close_context(ComposeContext& c) {
+  if (&c == default_compose_context().get()) {
+    throw InvalidInput("the default compose context is shared by every caller without one; it is not closed");
+  }
+  py::gil_scoped_release nogil;  // joining waits for the bands in flight
+  c.close();
+}
+
+void compose_py(const py::handle& canvas_obj, const py::handle& ops_obj, const py::handle& threads_obj,
+                const py::handle& context_obj) {
   const int threads = static_cast<int>(arg_int(threads_obj, "threads", 1, kMaxThreads));
+  const std::shared_ptr<ComposeContext> context = context_of(context_obj);
   Buffers bufs;
   auto c = as_tuple(canvas_obj, 3, "canvas planes");
   bufs.held.reserve(64);
@@ -225,7 +243,7 @@ void compose_py(const py::handle& canvas_obj, const py::handle& ops_obj, const p
   size_t i = 0;
   for (auto o : ops_obj) ops.push_back(to_op(bufs, o, i++));
   py::gil_scoped_release nogil;
-  compose(canvas, ops, threads);
+  compose(*context, canvas, ops, threads);
 }
 
 void scale_plane_py(const py::handle& src, const py::handle& crop, const py::handle& dst, const py::handle& rect) {
@@ -349,9 +367,49 @@ PYBIND11_MODULE(_core, m) {
   m.attr("MAX_THREADS") = kMaxThreads;
   m.attr("MAX_SAMPLE") = kMaxSample;
 
+  py::class_<ComposeContext, std::shared_ptr<ComposeContext>>(
+      m, "ComposeContext",
+      "What compose calls share: threads - 1 worker threads (the caller draws too) and a tap-table\n"
+      "cache bounded by table count and bytes (least recently used tables go first).")
+      .def(py::init([](const py::handle& threads, const py::handle& max_tap_tables, const py::handle& max_tap_bytes) {
+             const int t = static_cast<int>(arg_int(threads, "threads", 1, kMaxThreads));
+             const auto tables = static_cast<size_t>(arg_int(max_tap_tables, "max_tap_tables", 0, kMaxTapTables));
+             const auto bytes = static_cast<size_t>(arg_int(max_tap_bytes, "max_tap_bytes", 0, kMaxTapBytes));
+             return std::make_shared<ComposeContext>(t, tables, bytes);
+           }),
+           py::arg("threads") = 1, py::arg("max_tap_tables") = kDefaultTapTables,
+           py::arg("max_tap_bytes") = kDefaultTapBytes)
+      .def_property_readonly("threads", &ComposeContext::threads)
+      .def_property_readonly("closed", &ComposeContext::closed)
+      .def("stats", [](const ComposeContext& c) {
+             const TapCache::Stats t = c.taps().stats();
+             py::dict d;
+             d["threads"] = c.threads();
+             d["workers"] = c.alive_workers();
+             d["closed"] = c.closed();
+             d["tap_tables"] = t.tables;
+             d["tap_bytes"] = t.bytes;
+             d["max_tap_tables"] = t.max_tables;
+             d["max_tap_bytes"] = t.max_bytes;
+             d["hits"] = t.hits;
+             d["misses"] = t.misses;
+             d["evictions"] = t.evictions;
+             return d;
+           }, "threads, workers alive, closed, and the tap cache's tables, bytes, bounds, hits, misses, evictions.")
+      .def("close", &close_context, "Join the workers and drop the cache; compose refuses the context afterwards.")
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](ComposeContext& c, py::args) { close_context(c); })
+      .def("__repr__", [](const ComposeContext& c) {
+             return "<ComposeContext threads=" + std::to_string(c.threads()) + (c.closed() ? " closed>" : ">");
+           });
+  m.def("default_compose_context", &default_compose_context,
+        "The context compose uses without one: as many threads as cores (at most MAX_THREADS).");
+
   m.def("compose", &compose_py, py::arg("canvas"), py::arg("ops"), py::arg("threads") = 1,
+        py::arg("context") = py::none(),
         "Run a display list of fill/scale/border/blend ops on an I420 canvas (GIL released),\n"
-        "split into horizontal bands over `threads` threads. The whole list is checked first:\n"
+        "split into horizontal bands for `threads` threads: the caller and up to threads - 1 of the\n"
+        "context's workers (default_compose_context() when None). The whole list is checked first:\n"
         "a refused list (InvalidInputError naming the op) leaves the canvas untouched.");
   m.def("scale_plane", &scale_plane_py, py::arg("src"), py::arg("crop"), py::arg("dst"), py::arg("rect"),
         "Scale src region crop=(x, y, w, h) (floats) into rect=(x, y, w, h) of dst.");
