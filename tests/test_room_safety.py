@@ -350,15 +350,13 @@ def test_tick_refuses_what_is_not_a_finite_time(t):
 
 def test_a_100000_character_display_name_is_refused_fast_without_rendering_a_label():
     """join used to take 12.9 s (the label rendered under the mixer lock), caching 28 MB."""
-    from vmedia.video.compositor import _label as rendered_labels
-
     room = Room("administrative", layout="gallery")
-    before = rendered_labels.cache_info().currsize
+    before = room.mixer.label_cache.stats().entries
     start = time.process_time()
     with pytest.raises(InvalidInputError, match="at most 256 characters"):
         room.join("x", "a" * 100_000)
     assert time.process_time() - start < 0.5  # a check, not a render (a generous bound)
-    assert rendered_labels.cache_info().currsize == before
+    assert room.mixer.label_cache.stats().entries == before
     assert "x" not in room.participants and "x" not in room.lobby
     room.join("x", "a" * 256)  # the longest accepted name renders a bounded label
     label = room.mixer._label("a" * 256, TINY.height, None)  # as join renders it, unclipped

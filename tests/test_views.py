@@ -10,7 +10,6 @@ from vmedia import InvalidInputError, Mixer, OutputProfile, PermissionDenied, Ro
 from vmedia.codecs.audio import G711Encoder
 from vmedia.media import synth
 from vmedia.media.frames import I420Frame
-from vmedia.video.holding import holding_picture
 
 FPS = 10
 SMALL = OutputProfile("small", 320, 180, fps=FPS, bitrate=300_000, keyframe_interval=10.0)
@@ -278,7 +277,7 @@ def test_the_lobby_sees_a_holding_picture_hears_silence_and_gives_nothing_to_the
             for pid in cams:
                 room.push_audio(pid, speech[pid][k], k * 0.02)
         outs.append(room.tick(t))
-    holding = holding_picture(1280, 720, "Dr. Berg's clinic")
+    holding = room.mixer.label_cache.holding(1280, 720, "Dr. Berg's clinic")  # the one all waiting share
     pat_frames = decode_h264([p for o in outs for p in o.video_for("pat")])
     assert len(pat_frames) == sum(len(o.video_frames) for o in outs)
     got = I420Frame.from_av(pat_frames[-1]).y.astype(float)

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 
+from vmedia import _core
 from vmedia.audio import AudioMixer
 from vmedia.audio.streams import ReceiverAudio
 from vmedia.codecs.video import HD, OutputProfile, VideoEncoder
@@ -42,8 +43,7 @@ from vmedia.video import indicators
 from vmedia.video.compositor import Compositor, Overlay
 from vmedia.video.content import ContentStream
 from vmedia.media.labels import label_size
-from vmedia.video import cards
-from vmedia.video.holding import holding_picture
+from vmedia.video.label_cache import LabelCache, default_label_cache
 from vmedia.video.tile_plan import TilePlan, TileStyle
 from vmedia.video.views import CONTENT, LOBBY, ViewPolicy
 
@@ -137,7 +137,9 @@ class Mixer:
         labels: bool = True,
         decode_threads: int | None = None,
         decode_pool: Executor | None = None,
-        compose_threads: int = 1,
+        compose_threads: int | None = None,
+        compose_workers: _core.ComposeContext | None = None,
+        label_cache: LabelCache | None = None,
         background: str = "#101014",
         name: str = "",
         max_input_size: tuple[int, int] = MAX_INPUT_SIZE,
@@ -147,7 +149,10 @@ class Mixer:
         _check_number(max_mixed, "max_mixed", 1, 64, integer=True)
         _check_number(stall_after, "stall_after", 0.0, 3600.0)
         _check_number(placeholder_after, "placeholder_after", 0.0, 3600.0)
-        _check_number(compose_threads, "compose_threads", 1, 16, integer=True)
+        if compose_threads is not None:
+            _check_number(compose_threads, "compose_threads", 1, _core.MAX_THREADS, integer=True)
+        if label_cache is not None and not isinstance(label_cache, LabelCache):
+            raise InvalidInputError(f"label_cache must be a LabelCache, got {type(label_cache).__name__}")
         if decode_threads is not None:
             _check_number(decode_threads, "decode_threads", 1, 256, integer=True)
         if not isinstance(name, str):
@@ -185,7 +190,12 @@ class Mixer:
         self._audio_in: dict[str, AudioInput] = {}
         self._hidden: set[str] = set()
         self._indicators: list[str] = []  # recording / streaming badges on the composites
-        self._compositors = {p.name: Compositor(p.width, p.height, background, threads=compose_threads) for p in profiles}
+        # Compose workers and the tap-table cache are the owner's (a RoomHost's), else the
+        # core's default context; so are the rendered labels and cards.
+        self._compose_workers, self._compose_threads = compose_workers, compose_threads
+        self._compositors = {p.name: Compositor(p.width, p.height, background, threads=compose_threads,
+                                                workers=compose_workers) for p in profiles}
+        self.label_cache = label_cache if label_cache is not None else default_label_cache
         self._views: dict[str, _View] = {}  # view key -> its encoder
         self._view_of: dict[str, str] = {}  # receiver -> view key it was last sent
         self._keyframe_for: set[str] = set()  # receivers that asked for a keyframe (PLI/FIR)
@@ -421,7 +431,8 @@ class Mixer:
         self._admitted(presenter)
         if self.content:
             self._stop_content()
-        self.content = ContentStream(presenter, width=width, height=height, fps=fps, bitrate=bitrate, start=self.time)
+        self.content = ContentStream(presenter, width=width, height=height, fps=fps, bitrate=bitrate, start=self.time,
+                                     threads=self._compose_threads, workers=self._compose_workers)
         self._emit(EventKind.PRESENTATION_STARTED, presenter)
 
     def push_content(self, data, t: float) -> None:
@@ -673,9 +684,9 @@ class Mixer:
     def _draw(self, key: str, rule: str, prof: OutputProfile, layout: layouts.Layout | None, now: float,
               people: int) -> I420Frame:
         if rule == LOBBY:
-            return holding_picture(prof.width, prof.height, self.name or "this meeting")
+            return self.label_cache.holding(prof.width, prof.height, self.name or "this meeting")
         if not layout.slots and self.labels:
-            return cards.alone(prof.width, prof.height)  # nobody else here: say so, not a blank picture
+            return self.label_cache.alone(prof.width, prof.height)  # nobody else here: say so, not a blank picture
         sources = [self._source(slot.participant, now) for slot in layout.slots]
         # With labels on, a tile without a picture is a card: "+N" in the last strip tile
         # when the layout shows fewer people than the view has, else the person's card.
@@ -685,11 +696,11 @@ class Mixer:
             strip = [i for i, slot in enumerate(layout.slots) if not slot.main and slot.participant != CONTENT]
             if hidden > 0 and strip:
                 r = layout.slots[strip[-1]].rect
-                sources[strip[-1]], card[strip[-1]] = cards.overflow(hidden + 1, r.w, r.h), True
+                sources[strip[-1]], card[strip[-1]] = self.label_cache.overflow(hidden + 1, r.w, r.h), True
             for i, slot in enumerate(layout.slots):
                 if sources[i] is None and slot.participant != CONTENT:
                     r = slot.rect
-                    sources[i], card[i] = cards.audio_only(self._members[slot.participant].name, r.w, r.h), True
+                    sources[i], card[i] = self.label_cache.audio_only(self._members[slot.participant].name, r.w, r.h), True
         sizes = tuple(None if s is None else (s.width, s.height) for s in sources)
         highlight = self.dominant if len(layout.slots) > 1 else None
         view = self._views[key]
@@ -716,10 +727,9 @@ class Mixer:
             label = None  # a tile too narrow for even a few letters of the name
         return TileStyle(slot.rect, "fit" if slot.main else "fill", border=border, label=label)
 
-    @staticmethod
-    def _label(name: str, canvas_height: int, tile_width: int | None) -> Overlay:
+    def _label(self, name: str, canvas_height: int, tile_width: int | None) -> Overlay:
         """The name label, sized for the output and ellipsised to fit inside its tile."""
-        return Overlay.text(name, size=label_size(canvas_height), max_width=None if tile_width is None else tile_width - 16)
+        return self.label_cache.label(name, label_size(canvas_height), max_width=None if tile_width is None else tile_width - 16)
 
     # --- helpers ----------------------------------------------------------------------
     def _admitted(self, pid: str) -> None:

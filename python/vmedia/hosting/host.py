@@ -1,8 +1,10 @@
 """RoomHost: many rooms in one process, on one clock, without one room delaying another.
 
-The host owns what rooms share: a bounded pool of tick workers and a decode pool, both
-sized to the host's cores, injected into each room's Mixer (compose runs on the tick
-worker, one thread per room, so rooms are the unit of parallelism). A scheduler thread
+The host owns what rooms share: a bounded pool of tick workers, a decode pool and a
+compose context (the C++ compose workers and their tap-table cache), all sized to the
+host's cores, and one cache of rendered labels and cards; each room's Mixer is given
+them, so two hosts in one process share nothing. Compose runs on the tick worker with
+`compose_threads` threads per room (see RoomHost). A scheduler thread
 starts each room's tick when it is due; a room has at most one tick in flight, so a room
 that overruns holds one worker at most and the others keep their time.
 
@@ -37,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from vmedia import _core
 from vmedia.codecs.video import OutputProfile
 from vmedia.engine.mixer import Mixer
 from vmedia.engine.output import TickOutput
@@ -45,6 +48,7 @@ from vmedia.hosting import costs
 from vmedia.hosting.clock import MediaClock
 from vmedia.media.time import EPS
 from vmedia.rooms.room import Room
+from vmedia.video.label_cache import LabelCache
 
 log = logging.getLogger("vmedia.hosting.host")
 
@@ -55,6 +59,7 @@ RESTORE_AFTER = 2.0  # seconds of media time of ticks that fit the faster rate b
 RESTORE_HEADROOM = 0.5  # a tick fits the faster rate when it takes under this share of its interval
 WARMUP = 1.0  # seconds of media at a room's start whose slow ticks are not judged
 LATENESS_SAMPLES = 3000  # per room, for the percentiles
+COMPOSE_THREADS = 1  # per room: rooms are the parallelism (docs/scaling.md has the measurement)
 
 
 class HostEventKind(str, Enum):
@@ -182,22 +187,30 @@ class _AccountedPool(concurrent.futures.Executor):
 
 class RoomHost:
     """Many rooms in one process. `cores`: how many cores the host may use (all by
-    default); `utilization`: the share of them admission lets the cost model fill."""
+    default); `utilization`: the share of them admission lets the cost model fill;
+    `compose_threads`: threads each room's compose may use (its tick worker and idle
+    compose workers of the host)."""
 
     def __init__(self, *, cores: int | None = None, utilization: float = 0.8, workers: int | None = None,
-                 late_after: float | None = None, clock: MediaClock | None = None):
+                 late_after: float | None = None, clock: MediaClock | None = None,
+                 compose_threads: int = COMPOSE_THREADS):
         self.cores = int(cores or os.cpu_count() or 1)
         if self.cores < 1:
             raise InvalidInputError(f"cores must be >= 1, got {cores}")
         if not 0.0 < utilization <= 1.0:
             raise InvalidInputError(f"utilization must be in (0, 1], got {utilization}")
         self.budget = self.cores * utilization  # CPU-seconds per media-second admission may hand out
+        if isinstance(compose_threads, bool) or not isinstance(compose_threads, int) or not 1 <= compose_threads <= _core.MAX_THREADS:
+            raise InvalidInputError(f"compose_threads must be 1..{_core.MAX_THREADS}, got {compose_threads!r:.40}")
         self.late_after = late_after  # None: two frame intervals of each room
         self.clock = clock or MediaClock()
         # A tick waits for its room's decodes, so ticks and decodes need pools of their own.
         n = workers or max(2, self.cores)
         self._tick_pool = concurrent.futures.ThreadPoolExecutor(n, thread_name_prefix="vmedia-host-tick")
         self._decode_pool = concurrent.futures.ThreadPoolExecutor(self.cores, thread_name_prefix="vmedia-host-decode")
+        self.compose_workers = _core.ComposeContext(min(self.cores, _core.MAX_THREADS))
+        self.compose_threads = compose_threads
+        self.label_cache = LabelCache()
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.Lock()
         self._listeners: list[Callable[[HostEvent], None]] = []
@@ -214,8 +227,7 @@ class RoomHost:
         refused with CapacityError when the estimate does not fit."""
         self._check_new(room_id)
         slot = _Slot(room_id)
-        room = Room(room_type, name=room_options.pop("name", room_id), decode_pool=_AccountedPool(self._decode_pool, slot),
-                    compose_threads=1, **room_options)
+        room = Room(room_type, name=room_options.pop("name", room_id), **self._shared(slot), **room_options)
         return self._adopt(slot, room, participants, visible)
 
     def restore_room(self, room_id: str, snapshot: dict, *, participants: int, visible: int | None = None,
@@ -232,8 +244,7 @@ class RoomHost:
         """A bare Mixer on this host (a room without policy: benchmarks, composites)."""
         self._check_new(room_id)
         slot = _Slot(room_id)
-        mixer = Mixer(profiles, name=mixer_options.pop("name", room_id), decode_pool=_AccountedPool(self._decode_pool, slot),
-                      compose_threads=1, **mixer_options)
+        mixer = Mixer(profiles, name=mixer_options.pop("name", room_id), **self._shared(slot), **mixer_options)
         return self._adopt(slot, mixer, participants, visible)
 
     def remove_room(self, room_id: str) -> TickOutput:
@@ -360,6 +371,8 @@ class RoomHost:
             self.remove_room(room_id)
         self._tick_pool.shutdown(wait=True)
         self._decode_pool.shutdown(wait=True)
+        self.compose_workers.close()
+        self.label_cache.clear()
         self._closed = True
 
     def __enter__(self) -> RoomHost:
@@ -415,6 +428,11 @@ class RoomHost:
         with self._lock:
             if room_id in self._slots:
                 raise InvalidInputError(f"room {room_id!r} is already on this host")
+
+    def _shared(self, slot: _Slot) -> dict[str, Any]:
+        """What the host gives each room's Mixer: its pools and caches."""
+        return dict(decode_pool=_AccountedPool(self._decode_pool, slot), compose_workers=self.compose_workers,
+                    compose_threads=self.compose_threads, label_cache=self.label_cache)
 
     def _adopt(self, slot: _Slot, engine, participants: int, visible: int | None):
         room_id = slot.id

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import av
 import numpy as np
@@ -68,13 +67,9 @@ class Overlay:
     def text(cls, text: str, *, size: int = 20, color: str = "#FFFFFF", box: str = "#000000", box_alpha: int = 150,
              max_width: int | None = None) -> Overlay:
         """A name label: text on a translucent box (vmedia.media.labels), at most
-        max_width pixels wide with the name ellipsised to fit. Cached per arguments."""
-        return _label(text, size, color, box, box_alpha, max_width)
-
-
-@lru_cache(maxsize=256)
-def _label(text: str, size: int, color: str, box: str, box_alpha: int, max_width: int | None) -> Overlay:
-    return Overlay.from_rgba(labels.render_label(text, size, color=color, box=box, box_alpha=box_alpha, max_width=max_width))
+        max_width pixels wide with the name ellipsised to fit. Rendered on each call; a
+        LabelCache (vmedia.video.label_cache) keeps labels between frames."""
+        return cls.from_rgba(labels.render_label(text, size, color=color, box=box, box_alpha=box_alpha, max_width=max_width))
 
 
 @dataclass(frozen=True)
@@ -107,17 +102,25 @@ class Compositor:
         height: int = 720,
         background: str | tuple[int, int, int] = "#101014",
         *,
-        threads: int = 1,
+        threads: int | None = None,
+        workers: _core.ComposeContext | None = None,
     ):
-        """`threads` > 1 splits each canvas into horizontal bands drawn in parallel; keep 1
-        when a server already runs one room per core."""
+        """`workers`: the compose context whose threads and tap-table cache this compositor
+        uses (its owner's, say a RoomHost's; None: the core's default context). `threads`
+        > 1 splits each canvas into horizontal bands drawn by the calling thread and
+        threads - 1 of the context's workers; None: 1 without `workers`, else all of theirs."""
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise InvalidInputError(f"canvas must have a positive even width and height, got {width}x{height}")
-        if not 1 <= threads <= 16:
-            raise InvalidInputError(f"threads must be 1..16, got {threads}")
+        if workers is not None and not isinstance(workers, _core.ComposeContext):
+            raise InvalidInputError(f"workers must be a vmedia._core.ComposeContext, got {type(workers).__name__}")
+        if threads is None:
+            threads = workers.threads if workers is not None else 1
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= _core.MAX_THREADS:
+            raise InvalidInputError(f"threads must be 1..{_core.MAX_THREADS}, got {threads!r:.40}")
         self.width, self.height = width, height
         self.background = rgb_to_yuv(background)
         self.threads = threads
+        self.workers = workers
 
     def plan(self, styles: Sequence[TileStyle], sizes: Sequence[tuple[int, int] | None]) -> TilePlan:
         """A reusable display list for tiles whose sources have these sizes."""
@@ -139,6 +142,6 @@ class Compositor:
         """Run a display list (from a TilePlan) into `out` or a new PyAV-backed frame."""
         if out is None:
             out = I420Frame.from_av(av.VideoFrame(self.width, self.height, "yuv420p"))
-        _core.compose(out.planes, ops, self.threads)
+        _core.compose(out.planes, ops, self.threads, self.workers)
         return out
 

@@ -11,6 +11,7 @@ import math
 
 import av
 
+from vmedia import _core
 from vmedia.codecs.video import OutputProfile, VideoEncoder
 from vmedia.errors import InvalidInputError
 from vmedia.inputs.video import VideoInput
@@ -33,7 +34,7 @@ class ContentStream:
     """One running presentation: its input, its canvas and its encoder."""
 
     def __init__(self, presenter: str, *, width: int = 1920, height: int = 1080, fps: int = 15, bitrate: int = 1_500_000,
-                 start: float = 0.0):
+                 start: float = 0.0, threads: int | None = None, workers: _core.ComposeContext | None = None):
         if width <= 0 or height <= 0 or width % 2 or height % 2 or not 1 <= fps <= 60:
             raise InvalidInputError(f"content must be an even size and 1..60 fps, got {width}x{height} at {fps}")
         self.presenter = presenter
@@ -45,6 +46,7 @@ class ContentStream:
         self._compositor: Compositor | None = None
         self._index = round(start * fps)  # next content frame
         self.picture: I420Frame | None = None  # the last content canvas
+        self._threads, self._workers = threads, workers  # the room's compose settings (see Compositor)
 
     def push(self, data, t: float) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview, av.Packet, av.VideoFrame)):
@@ -86,7 +88,7 @@ class ContentStream:
             # A new size is a new stream: a fresh encoder starts with a keyframe.
             profile = OutputProfile("content", *size, fps=self.fps, bitrate=self.bitrate, keyframe_interval=10.0)
             self._encoder = VideoEncoder(profile)
-            self._compositor = Compositor(*size)
+            self._compositor = Compositor(*size, threads=self._threads, workers=self._workers)
 
     def close(self) -> list[av.Packet]:
         return self._encoder.flush() if self._encoder else []

@@ -1,10 +1,8 @@
 """The lobby's holding picture: the room's name and a line saying the host will let the
-caller in. Drawn once per profile and shared by everyone waiting; nothing of the room
-(pictures, names, sound) is in it."""
+caller in. Drawn once per profile (kept by the room's LabelCache) and shared by everyone
+waiting; nothing of the room (pictures, names, sound) is in it."""
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 from vmedia.media.frames import I420Frame
 from vmedia.video.compositor import Compositor, Overlay
@@ -13,7 +11,6 @@ WAITING_TEXT = "Please wait: the host will let you in soon"
 HOLDING_BACKGROUND = "#1B2A3A"  # a calm dark blue
 
 
-@lru_cache(maxsize=16)
 def holding_picture(width: int, height: int, room_name: str) -> I420Frame:
     compositor = Compositor(width, height, HOLDING_BACKGROUND)
     size = max(12, height // 24)
@@ -25,7 +22,5 @@ def holding_picture(width: int, height: int, room_name: str) -> I420Frame:
             x = (width - overlay.width) // 2 & ~1
             ops.append(("blend", (overlay.y, overlay.u, overlay.v, overlay.alpha), x, y & ~1))
         y += overlay.height + size // 2
-    picture = compositor.draw(ops)
-    picture.y.flags.writeable = False  # shared by every waiting receiver: never drawn into
-    return picture
+    return compositor.draw(ops)
 
