@@ -2,11 +2,20 @@
 
 #include <algorithm>
 
+#ifdef __linux__
+#include <pthread.h>
+#endif
+
 namespace mediacore {
 
 WorkerPool::WorkerPool(int threads) : threads_(std::max(1, threads)) {
   alive_ = threads_ - 1;
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { loop(); });
+  for (int i = 1; i < threads_; ++i) {
+    workers_.emplace_back([this] { loop(); });
+#ifdef __linux__
+    pthread_setname_np(workers_.back().native_handle(), "vmedia-compose");  // as top and /proc/*/task show it
+#endif
+  }
 }
 
 WorkerPool::~WorkerPool() { close(); }
