@@ -14,6 +14,7 @@ degrading. A point is "real time" when p99 lateness stays under two frame interv
 no frame was dropped.
 
 Run: cd benchmarks && python rooms_bench.py [--kind 4x360p 9x720p-speaker] [--seconds 8] [--max-rooms 12] [--cores 2]
+     [--compose-threads N: each room's compose on N threads of the host's compose context]
      [--offline: tick as fast as possible and report what each room costs, not lateness]
 """
 
@@ -81,11 +82,12 @@ class Feeder:
                     (self.mixer.push_video if kind == "video" else self.mixer.push_audio)(pid, data, at)
 
 
-def run_point(kind: str, rooms: int, seconds: float, streams, cores: int, offline: bool = False) -> dict:
+def run_point(kind: str, rooms: int, seconds: float, streams, cores: int, offline: bool = False,
+              compose_threads: int = 1) -> dict:
     spec = KINDS[kind]
     n = spec["participants"]
     events = []
-    host = RoomHost(cores=cores, utilization=1.0)
+    host = RoomHost(cores=cores, utilization=1.0, compose_threads=compose_threads)
     host.budget = float("inf")  # admission off: this benchmark goes past saturation on purpose
     host.subscribe(events.append)
     for r in range(rooms):
@@ -133,8 +135,10 @@ def main() -> None:
     ap.add_argument("--max-rooms", type=int, default=12)
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--offline", action="store_true", help="tick as fast as possible: CPU cost per room, no lateness")
+    ap.add_argument("--compose-threads", type=int, default=1, help="threads per room's compose (RoomHost(compose_threads=))")
     args = ap.parse_args()
-    print(f"cores: {args.cores} (of {os.cpu_count()}), load average before: {os.getloadavg()[0]:.2f}")
+    print(f"cores: {args.cores} (of {os.cpu_count()}), compose threads per room: {args.compose_threads}, "
+          f"load average before: {os.getloadavg()[0]:.2f}")
     for kind in args.kind:
         n = KINDS[kind]["participants"]
         streams = [packets_of(p) for p in make_inputs(n, LOOP)]
@@ -142,7 +146,7 @@ def main() -> None:
             print(f"\n{kind}, offline\n| rooms | CPU-s/media-s per room, median (estimate) | decode share | media-s per wall-s, all rooms |")
             print("|---|---|---|---|")
             for rooms in range(1, args.max_rooms + 1):
-                p = run_point(kind, rooms, args.seconds, streams, args.cores, offline=True)
+                p = run_point(kind, rooms, args.seconds, streams, args.cores, offline=True, compose_threads=args.compose_threads)
                 print(f"| {rooms} | {p['room_cpu']:.3f} ({p['estimate']:.3f}) | {p['decode_share']:.0%} | {p['speed']:.2f} |", flush=True)
             continue
         print(f"\n{kind}\n| rooms | host CPU (cores busy) | CPU-s/media-s per room (estimate) | tick lateness p50 / p99 "
@@ -150,7 +154,7 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|")
         saturated = 0
         for rooms in range(1, args.max_rooms + 1):
-            p = run_point(kind, rooms, args.seconds, streams, args.cores)
+            p = run_point(kind, rooms, args.seconds, streams, args.cores, compose_threads=args.compose_threads)
             print(f"| {rooms} | {p['host_cpu']:.2f} | {p['room_cpu']:.3f} ({p['estimate']:.3f}) "
                   f"| {p['p50'] * 1000:.0f} / {p['p99'] * 1000:.0f} ms | {p['dropped']:.1%} | {p['degraded']} "
                   f"| {'yes' if p['realtime'] else 'no'} |", flush=True)

@@ -18,7 +18,8 @@ constexpr size_t kMaxTapBytes = size_t{1} << 36;
 
 class ComposeContext {
  public:
-  // threads 1..kMaxThreads (threads - 1 workers: the calling thread draws too).
+  // threads 1..kMaxThreads (threads - 1 workers: the calling thread draws too), started
+  // by the first compose that asks for more than one thread.
   ComposeContext(int threads, size_t max_tap_tables, size_t max_tap_bytes);
   ComposeContext(const ComposeContext&) = delete;
   ComposeContext& operator=(const ComposeContext&) = delete;

@@ -8,7 +8,10 @@
 
 namespace mediacore {
 
-WorkerPool::WorkerPool(int threads) : threads_(std::max(1, threads)) {
+WorkerPool::WorkerPool(int threads) : threads_(std::max(1, threads)) {}
+
+void WorkerPool::start() {
+  started_ = true;
   alive_ = threads_ - 1;
   for (int i = 1; i < threads_; ++i) {
     workers_.emplace_back([this] { loop(); });
@@ -86,6 +89,7 @@ void WorkerPool::run(int n, int helpers, const std::function<void(int)>& fn) {
   job.total = n;
   job.max_helpers = std::clamp(std::min(helpers, n - 1), 0, threads_ - 1);
   std::unique_lock<std::mutex> lock(mu_);
+  if (!stop_ && !started_ && job.max_helpers > 0) start();
   if (stop_ || job.max_helpers == 0) {
     lock.unlock();
     for (int i = 0; i < n; ++i) fn(i);

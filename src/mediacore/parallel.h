@@ -15,7 +15,8 @@ namespace mediacore {
 
 class WorkerPool {
  public:
-  // `threads` counts the caller: threads - 1 workers are started.
+  // `threads` counts the caller: threads - 1 workers, started by the first job that
+  // wants helpers (a pool only ever used with one thread starts none).
   explicit WorkerPool(int threads);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
@@ -36,6 +37,7 @@ class WorkerPool {
     int next = 0, total = 0, finished = 0, helpers = 0, max_helpers = 0;
     std::exception_ptr error;
   };
+  void start();  // mu_ held
   void loop();
   Job* wanted() const;  // a job with items left and room for a helper; mu_ held
   void work(Job* job, std::unique_lock<std::mutex>& lock);
@@ -47,7 +49,7 @@ class WorkerPool {
   std::condition_variable wake_, done_;
   std::list<Job*> jobs_;
   int alive_ = 0;
-  bool stop_ = false;
+  bool started_ = false, stop_ = false;
 };
 
 }  // namespace mediacore

@@ -369,8 +369,9 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<ComposeContext, std::shared_ptr<ComposeContext>>(
       m, "ComposeContext",
-      "What compose calls share: threads - 1 worker threads (the caller draws too) and a tap-table\n"
-      "cache bounded by table count and bytes (least recently used tables go first).")
+      "What compose calls share: threads - 1 worker threads (the caller draws too; started by the\n"
+      "first compose asking for more than one thread) and a tap-table cache bounded by table count\n"
+      "and bytes (least recently used tables go first).")
       .def(py::init([](const py::handle& threads, const py::handle& max_tap_tables, const py::handle& max_tap_bytes) {
              const int t = static_cast<int>(arg_int(threads, "threads", 1, kMaxThreads));
              const auto tables = static_cast<size_t>(arg_int(max_tap_tables, "max_tap_tables", 0, kMaxTapTables));
