@@ -9,6 +9,7 @@ from pathlib import Path
 from vmedia import AudioMixer, Compositor, ContainerSink, I420Frame, Mixer, OutputProfile, Room, layouts
 from vmedia.codecs.audio import AudioDecoder, AudioEncoder
 from vmedia.video.compositor import Overlay, Tile
+from vmedia.video.label_cache import LabelCache, LabelCacheStats
 from vmedia.hosting import LiveDriver, MediaClock
 from vmedia.hosting.live import run_live
 from vmedia.webrtc import PlayoutBuffer, RoomPeer, SyncGroup
@@ -21,8 +22,8 @@ from vmedia.rooms.pins import PinGate, PinLimits, PinRefused
 from vmedia.rooms.policy import RoomPolicy
 
 CLASSES = [Room, RoomPolicy, PinLimits, PinGate, PinRefused, AuditLog, AuditRecord, EventHistory, Event, Member,
-           TickOutput, Mixer, AudioMixer, Compositor, Tile, Overlay, I420Frame, OutputProfile, ContainerSink,
-           AudioDecoder, AudioEncoder, VideoDecoder, VideoEncoder, LiveDriver, MediaClock, RoomPeer, PlayoutBuffer,
+           TickOutput, Mixer, AudioMixer, Compositor, Tile, Overlay, LabelCache, LabelCacheStats, I420Frame, OutputProfile,
+           ContainerSink, AudioDecoder, AudioEncoder, VideoDecoder, VideoEncoder, LiveDriver, MediaClock, RoomPeer, PlayoutBuffer,
            SyncGroup, RoomHost, RoomStats, HostEvent]
 ENUMS = [EventKind, Action, Outcome, HostEventKind]  # every value, with the comment beside it in the source
 

@@ -120,7 +120,13 @@ class _View:
 
 
 class Mixer:
-    """One room's media engine: participants in, each receiver's view and mix out."""
+    """One room's media engine: participants in, each receiver's view and mix out.
+
+    Shared resources come from the owner (a RoomHost) or fall back to process defaults:
+    `decode_pool` (decodes and view encodes), `compose_workers` (a _core.ComposeContext:
+    compose threads and the tap-table cache; `compose_threads` per canvas, default all of
+    its threads, or 1 without one) and `label_cache` (a LabelCache of rendered names and
+    cards)."""
 
     def __init__(
         self,

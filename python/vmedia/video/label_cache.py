@@ -31,6 +31,8 @@ T = TypeVar("T", Overlay, I420Frame)
 
 @dataclass(frozen=True)
 class LabelCacheStats:
+    """What a LabelCache holds and how it has been used."""
+
     entries: int
     bytes: int  # pixel bytes of the pictures held
     max_entries: int
@@ -47,7 +49,8 @@ def _arrays(picture: Overlay | I420Frame) -> tuple[np.ndarray, ...]:
 
 
 class LabelCache:
-    """Rendered labels and cards, at most `max_entries` pictures and `max_bytes` pixel bytes."""
+    """Rendered labels and cards, at most `max_entries` pictures and `max_bytes` pixel bytes.
+    Pictures it returns are read-only (shared by every view that shows them)."""
 
     def __init__(self, max_entries: int = DEFAULT_ENTRIES, max_bytes: int = DEFAULT_BYTES):
         for value, what in ((max_entries, "max_entries"), (max_bytes, "max_bytes")):
@@ -67,23 +70,29 @@ class LabelCache:
                                               max_width=max_width))
 
     def audio_only(self, name: str, width: int, height: int) -> I420Frame:
+        """An audio-only participant's card at a tile's size (cards.audio_only)."""
         return self._get(("audio_only", name, width, height), lambda: cards.audio_only(name, width, height))
 
     def overflow(self, hidden: int, width: int, height: int) -> I420Frame:
+        """The "+N" card (cards.overflow)."""
         return self._get(("overflow", hidden, width, height), lambda: cards.overflow(hidden, width, height))
 
     def alone(self, width: int, height: int) -> I420Frame:
+        """The picture of an empty room (cards.alone)."""
         return self._get(("alone", width, height), lambda: cards.alone(width, height))
 
     def holding(self, width: int, height: int, room_name: str) -> I420Frame:
+        """The lobby's holding picture (vmedia.video.holding)."""
         return self._get(("holding", width, height, room_name), lambda: holding_picture(width, height, room_name))
 
     def stats(self) -> LabelCacheStats:
+        """Entries, pixel bytes, bounds, hits, misses, evictions."""
         with self._lock:
             return LabelCacheStats(len(self._entries), self._bytes, self.max_entries, self.max_bytes, self._hits,
                                    self._misses, self._evictions)
 
     def clear(self) -> None:
+        """Drop every picture (a closing host: its rooms' names go with it)."""
         with self._lock:
             self._entries.clear()
             self._bytes = 0
