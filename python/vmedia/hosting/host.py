@@ -59,7 +59,6 @@ RESTORE_AFTER = 2.0  # seconds of media time of ticks that fit the faster rate b
 RESTORE_HEADROOM = 0.5  # a tick fits the faster rate when it takes under this share of its interval
 WARMUP = 1.0  # seconds of media at a room's start whose slow ticks are not judged
 LATENESS_SAMPLES = 3000  # per room, for the percentiles
-COMPOSE_THREADS = 1  # per room: rooms are the parallelism (docs/scaling.md has the measurement)
 
 
 class HostEventKind(str, Enum):
@@ -188,19 +187,21 @@ class _AccountedPool(concurrent.futures.Executor):
 class RoomHost:
     """Many rooms in one process. `cores`: how many cores the host may use (all by
     default); `utilization`: the share of them admission lets the cost model fill;
-    `compose_threads`: threads each room's compose may use (its tick worker and idle
-    compose workers of the host)."""
+    `compose_threads`: threads each room's compose may use, its tick worker and idle
+    compose workers of the host (default: as many as the host's compose context has, its
+    cores up to 16; docs/scaling.md has the measurement)."""
 
     def __init__(self, *, cores: int | None = None, utilization: float = 0.8, workers: int | None = None,
                  late_after: float | None = None, clock: MediaClock | None = None,
-                 compose_threads: int = COMPOSE_THREADS):
+                 compose_threads: int | None = None):
         self.cores = int(cores or os.cpu_count() or 1)
         if self.cores < 1:
             raise InvalidInputError(f"cores must be >= 1, got {cores}")
         if not 0.0 < utilization <= 1.0:
             raise InvalidInputError(f"utilization must be in (0, 1], got {utilization}")
         self.budget = self.cores * utilization  # CPU-seconds per media-second admission may hand out
-        if isinstance(compose_threads, bool) or not isinstance(compose_threads, int) or not 1 <= compose_threads <= _core.MAX_THREADS:
+        if compose_threads is not None and (isinstance(compose_threads, bool) or not isinstance(compose_threads, int)
+                                            or not 1 <= compose_threads <= _core.MAX_THREADS):
             raise InvalidInputError(f"compose_threads must be 1..{_core.MAX_THREADS}, got {compose_threads!r:.40}")
         self.late_after = late_after  # None: two frame intervals of each room
         self.clock = clock or MediaClock()
@@ -209,7 +210,7 @@ class RoomHost:
         self._tick_pool = concurrent.futures.ThreadPoolExecutor(n, thread_name_prefix="vmedia-host-tick")
         self._decode_pool = concurrent.futures.ThreadPoolExecutor(self.cores, thread_name_prefix="vmedia-host-decode")
         self.compose_workers = _core.ComposeContext(min(self.cores, _core.MAX_THREADS))
-        self.compose_threads = compose_threads
+        self.compose_threads = compose_threads or self.compose_workers.threads
         self.label_cache = LabelCache()
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.Lock()
@@ -236,7 +237,7 @@ class RoomHost:
         here): its members are expected back (vmedia.rooms.snapshot)."""
         self._check_new(room_id)
         slot = _Slot(room_id)
-        room = Room.restore(snapshot, decode_pool=_AccountedPool(self._decode_pool, slot), compose_threads=1, **room_options)
+        room = Room.restore(snapshot, **self._shared(slot), **room_options)
         return self._adopt(slot, room, participants, visible)
 
     def create_mixer(self, room_id: str, profiles: list[OutputProfile], *, participants: int,
