@@ -118,7 +118,7 @@ class Cluster:
                 raise InvalidInputError(f"room {room_id!r} already exists on this cluster")
             self._check_fits(room_id, cpu)
             spec = {"room_type": room_type, "participants": participants, "visible": visible,
-                    "cores": max(1, math.ceil(cpu)), "room_options": room_options, "peer_options": self.peer_options}
+                    "room_options": room_options, "peer_options": self.peer_options}
             actor = self._actor_class.options(
                 num_cpus=cpu, max_restarts=self.restarts, max_task_retries=0, **(placement or {}),
             ).remote(room_id, self._store_name, spec)

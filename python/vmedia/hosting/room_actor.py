@@ -44,14 +44,16 @@ CONTROL_EVENTS = frozenset({
 
 
 class RoomActor:
-    """`store_name`: the ControlStore actor's name. `spec`: room_type, participants, visible, cores, room_options (Room's keyword
+    """`store_name`: the ControlStore actor's name. `spec`: room_type, participants, visible, room_options (Room's keyword
     arguments but the PINs), peer_options (RoomPeer's)."""
 
     def __init__(self, room_id: str, store_name: str, spec: dict):
         self.room_id = room_id
         self.store = ray.get_actor(store_name)
         self.spec = spec
-        self.host = RoomHost(cores=spec["cores"], utilization=1.0)
+        # Ray reserves the room's CPU share for placement; the room's threads (decodes, its
+        # views encoded side by side) may run on any of the node's cores, as on a RoomHost.
+        self.host = RoomHost(utilization=1.0)
         self.room = None
         self.driver = None
         self.peers = None
