@@ -1,8 +1,8 @@
 """aiortc callers of rooms on a cluster that reconnect as a real client does: when its
 pictures stop for RECONNECT_AFTER seconds (the room's process or node died), a caller
-closes its connection and re-offers to the cluster's front with the same participant id,
-retrying while the room restarts (503). Run by cluster_failover.py in its network
-namespace; runs until a line arrives on stdin, then prints RESULT {json}: per caller, each
+closes its connection and re-offers to the cluster's front with the same participant id
+and the rejoin token of its first answer, retrying while the room restarts (503). Run by
+cluster_failover.py in its network namespace; runs until a line arrives on stdin, then prints RESULT {json}: per caller, each
 session (when, on which node, as what) and what it received during it."""
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Caller:
         self.sessions: list[dict] = []
         self.refusals: list[str] = []
         self.client: Client | None = None
+        self.rejoin_token: str | None = None  # from the first answer; shown when re-offering
 
     async def connect(self, pin: str | None, stop: asyncio.Event) -> None:
         """Offer until the room answers (it may be restarting). A re-offer goes without the
@@ -44,7 +45,7 @@ class Caller:
             media = {k: self.spec[k] for k in ("rgb", "pitch", "beep", "phase", "seed")}
             client = Client(self.pid, seconds=120.0, **media)
             try:
-                answer = await offer(client, f"{self.front}/rooms/{self.room}/offer", self.pid, pin)
+                answer = await offer(client, f"{self.front}/rooms/{self.room}/offer", self.pid, pin, self.rejoin_token)
             except RuntimeError as e:
                 await client.close()
                 self.refusals.append(str(e)[:200])
@@ -55,6 +56,7 @@ class Caller:
             tiles = {s.participant: s.rect.as_tuple() for s in layouts.gallery(self.roster, 1280, 720).slots}
             client.tiles = {f"tile{i}": rect for i, rect in enumerate(tiles.values())}  # whose is which: not known
             self.client = client
+            self.rejoin_token = answer["rejoin_token"]
             self.sessions.append({"start": time.monotonic(), "status": answer["status"], "node": answer["node"],
                                   "pin_given": pin is not None})
             return
@@ -95,7 +97,7 @@ def analyse(c: Client, start: float, end: float) -> dict:
     }
 
 
-async def offer(client: Client, url: str, pid: str, pin: str | None) -> dict:
+async def offer(client: Client, url: str, pid: str, pin: str | None, rejoin_token: str | None) -> dict:
     """Client.join with a PIN in the offer, against the cluster's URL scheme."""
     from aiortc import RTCRtpSender
 
@@ -107,6 +109,8 @@ async def offer(client: Client, url: str, pid: str, pin: str | None) -> dict:
     body = {"sdp": client.pc.localDescription.sdp, "type": "offer", "pid": pid, "name": pid}
     if pin is not None:
         body["pin"] = pin
+    if rejoin_token is not None:
+        body["rejoin_token"] = rejoin_token
     async with aiohttp.ClientSession() as http, http.post(url, json=body) as resp:
         if resp.status != 200:
             raise RuntimeError(f"{resp.status}: {await resp.text()}")

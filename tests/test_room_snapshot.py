@@ -33,6 +33,11 @@ def restored(snap, **kw):
     return Room.restore(json.loads(json.dumps(snap)), compose_threads=1, **kw)
 
 
+def tokens_of(room):
+    """Each member's rejoin token, as its client keeps it from the answer to its offer."""
+    return {pid: room.rejoin_token(pid) for pid in room.participants}
+
+
 def without_times(snap):
     """The snapshot less what changes with the clock."""
     s = copy.deepcopy(snap)
@@ -124,11 +129,12 @@ def test_random_rooms_round_trip_and_everyone_gets_back_as_they_were(roster):
         room.lock("h")
     if spotlight < len(ids):
         room.pin("h", ids[spotlight])
+    tokens = tokens_of(room)
     snap = room.snapshot()
     back = restored(snap)
     assert without_times(back.snapshot()) == {**without_times(snap), "lobby": []}
     for pid in reversed(ids):  # in another order than they came
-        assert back.join(pid) == "admitted"
+        assert back.join(pid, rejoin_token=tokens[pid]) == "admitted"
     assert back.expected == [] and back.lobby == {}
     again = without_times(back.snapshot())
     before = without_times(snap)
@@ -160,11 +166,12 @@ def test_pins_survive_a_restore_as_hashes_only():
 def test_an_expected_member_gets_back_into_a_locked_pin_room_as_it_was():
     records = []
     room = consultation()
+    tokens = tokens_of(room)
     back = restored(room.snapshot(), audit=records.append)
-    # The server re-offers for each client as RoomPeer does: a role, a codec, no PIN.
-    assert back.join("doc", "Dr. Berg", role="guest") == "admitted"
-    assert back.join("phone", "Phone caller", role="guest") == "admitted"  # no codec given: G.711 kept
-    assert back.join("pat", "Patient", role="guest", audio_codec="opus") == "admitted"
+    # The server re-offers for each client as RoomPeer does: a role, a codec, its token, no PIN.
+    assert back.join("doc", "Dr. Berg", role="guest", rejoin_token=tokens["doc"]) == "admitted"
+    assert back.join("phone", "Phone caller", role="guest", rejoin_token=tokens["phone"]) == "admitted"  # G.711 kept
+    assert back.join("pat", "Patient", role="guest", audio_codec="opus", rejoin_token=tokens["pat"]) == "admitted"
     assert back.role_of("doc") == "host" and back.role_of("phone") == back.role_of("pat") == "guest"
     assert back.is_muted("phone") and not back.is_muted("pat") and back.mixer.pinned == "pat"
     assert back.member("phone").audio_codec == "pcmu" and back.member("phone").content == "in_mix"
@@ -182,13 +189,14 @@ def test_an_expected_member_gets_back_into_a_locked_pin_room_as_it_was():
 def test_strangers_and_the_lobby_go_the_normal_way_after_a_restore():
     records = []
     room = consultation()
+    tokens = tokens_of(room)
     back = restored(room.snapshot(), audit=records.append)
     assert "late" in room.lobby and "late" not in back.expected
     with pytest.raises(PinRefused, match="needs a PIN"):
         back.join("stranger")
     with pytest.raises(PermissionDenied, match="locked"):
         back.join("late", "Late guest", pin=GUEST_PIN)  # waiting is not admitted: the room is locked
-    back.join("doc")
+    back.join("doc", rejoin_token=tokens["doc"])
     back.lock("doc", False)
     assert back.join("late", "Late guest", pin=GUEST_PIN) == "waiting"  # knocks again
     assert back.join("stranger", pin=GUEST_PIN) == "waiting"
@@ -211,9 +219,10 @@ def test_the_restore_is_audited_and_announced():
 def test_the_rejoin_window_closes():
     clock, records = Clock(), []
     room = consultation()
+    tokens = tokens_of(room)
     back = restored(room.snapshot(), pin_clock=clock, rejoin_window=30, audit=records.append)
     clock.t += 29
-    assert back.join("doc") == "admitted"
+    assert back.join("doc", rejoin_token=tokens["doc"]) == "admitted"
     back.lock("doc", False)
     clock.t += 1
     back.tick(0.02)  # ticking is enough to close it
@@ -231,6 +240,7 @@ def test_who_hung_up_within_the_window_is_let_back_by_a_restore():
     # before the last snapshot, and must still get back into the locked room that comes back.
     clock = Clock()
     room = consultation(clock)
+    tokens = tokens_of(room)
     room.leave("pat")
     clock.t += 100
     room.leave("phone")
@@ -238,7 +248,7 @@ def test_who_hung_up_within_the_window_is_let_back_by_a_restore():
     members = {m["id"]: m for m in room.snapshot()["members"]}
     assert sorted(members) == ["doc", "phone"] and members["phone"]["muted"]
     back = restored(room.snapshot())
-    assert back.join("phone") == "admitted" and back.is_muted("phone")
+    assert back.join("phone", rejoin_token=tokens["phone"]) == "admitted" and back.is_muted("phone")
     with pytest.raises(PermissionDenied):
         back.join("pat", pin=GUEST_PIN)  # locked: a guest past the window stays out
     # Hung up and came back before any failover: counted once, as present.
@@ -255,16 +265,41 @@ def test_who_hung_up_within_the_window_is_let_back_by_a_restore():
         r.close()
 
 
+def test_only_the_holder_of_a_rejoin_token_takes_its_seat_back():
+    records = []
+    room = consultation()
+    tokens = tokens_of(room)
+    assert len(set(tokens.values())) == 3 and all(len(t) >= 32 for t in tokens.values())
+    snap = room.snapshot()
+    assert not any(t in json.dumps(snap) for t in tokens.values())  # only their hashes are stored
+    back = restored(snap, audit=records.append)
+    # Someone who knows the doctor's id (and the guest PIN) but not its token: refused, the
+    # seat kept for the doctor, each attempt audited.
+    for wrong in (None, "", tokens["pat"], tokens["doc"][:-1] + "x", "x" * 10_000):
+        with pytest.raises(PermissionDenied, match="rejoin token"):
+            back.join("doc", "Dr. Berg", pin=GUEST_PIN, rejoin_token=wrong)
+    assert "doc" in back.expected and back.participants == []
+    assert sum(r.action == "join" and r.outcome == "denied" and r.target == "doc" for r in records) == 5
+    assert back.join("doc", rejoin_token=tokens["doc"]) == "admitted" and back.role_of("doc") == "host"
+    assert back.rejoin_token("doc") == tokens["doc"]  # the same secret is good for the next failover
+    again = restored(back.snapshot())
+    assert again.join("doc", rejoin_token=tokens["doc"]) == "admitted"
+    with pytest.raises(InvalidInputError, match="not in the room"):
+        back.rejoin_token("nobody")
+    room.close(), back.close(), again.close()
+
+
 def test_a_host_can_keep_an_expected_member_out_and_move_the_spotlight():
     room = consultation()
+    tokens = tokens_of(room)
     back = restored(room.snapshot())
-    back.join("doc")
+    back.join("doc", rejoin_token=tokens["doc"])
     back.remove("doc", "phone")
     assert back.expected == ["pat"]
     with pytest.raises(PermissionDenied, match="locked"):
         back.join("phone", pin=GUEST_PIN)
     back.pin("doc", None)  # the host's newer choice stands when the old spotlight comes back
-    back.join("pat")
+    back.join("pat", rejoin_token=tokens["pat"])
     assert back.mixer.pinned is None
     room.close(), back.close()
 
@@ -306,11 +341,12 @@ def test_the_audit_file_follows_the_snapshot(tmp_path):
     path = tmp_path / "audit.jsonl"
     room = Room("personal", audit=path, compose_threads=1)
     room.join("h", role="host")
+    token = room.rejoin_token("h")
     snap = room.snapshot()
     assert snap["audit"] == str(path)
     room.close()
     back = restored(snap)
-    back.join("h")
+    back.join("h", rejoin_token=token)
     back.close()
     actions = [json.loads(line)["action"] for line in path.read_text().splitlines()]
     assert actions == ["join", "restored", "join"]
@@ -320,9 +356,10 @@ def test_a_restored_room_ticks_and_shows_who_came_back():
     room = Room("personal", layout="gallery", compose_threads=1)
     room.join("a", role="host")
     room.join("b")
+    tokens = tokens_of(room)
     back = restored(room.snapshot())
-    back.join("a")
-    back.join("b")
+    back.join("a", rejoin_token=tokens["a"])
+    back.join("b", rejoin_token=tokens["b"])
     cams = {"a": ColourSender((200, 128, 128)), "b": ColourSender((60, 128, 128))}
     outs = []
     for i in range(8):
@@ -377,6 +414,8 @@ MALFORMED = [
     ("a gain that is NaN", _set(["members", 0, "gain"], float("nan")), "snapshot.members[0].gain"),
     ("an unknown profile", _set(["members", 0, "profile"], "4k"), "snapshot.members[0].profile"),
     ("off stage without a stage", _set(["members", 1, "on_stage"], False), "snapshot.members[1].on_stage"),
+    ("a rejoin hash that is not hex", _set(["members", 0, "rejoin_hash"], "z" * 64), "snapshot.members[0].rejoin_hash"),
+    ("a rejoin hash too short", _set(["members", 0, "rejoin_hash"], "ab" * 8), "snapshot.members[0].rejoin_hash"),
     ("the same id twice", lambda s: s["members"].append(dict(s["members"][0])), "snapshot.members[3].id"),
     ("more members than the room holds",
      lambda s: s["members"].extend(dict(s["members"][1], id=f"g{i}") for i in range(30)), "snapshot.members: 33 members"),

@@ -19,7 +19,10 @@ import functools
 import json
 import logging
 import math
+import hashlib
+import hmac
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -128,6 +131,9 @@ class Room:
         # lets them back. A process that is failing drops its callers' connections before it
         # dies, and their departures must not lock them out of the room that comes back.
         self._departed: OrderedDict[str, tuple[MemberState, float]] = OrderedDict()
+        # Each member's rejoin token: the secret its client shows to get back in after a
+        # failover (the snapshot keeps only its hash). A participant id alone is no proof.
+        self._rejoin_tokens: dict[str, str] = {}
         self._expected_spotlight: str | None = None  # the spotlight goes back to them when they rejoin
         self.locked = False
         self.clock: Any = None  # a live driver's MediaClock (vmedia.hosting): room.clock.now() is media time now
@@ -171,6 +177,16 @@ class Room:
             self._expire_expected()
             return list(self._expected)
 
+    def rejoin_token(self, pid: str) -> str:
+        """The secret `pid`'s client keeps to get back in after a failover (join's
+        `rejoin_token`); issued when it joins, the same after a rejoin. The server hands it
+        to that client only (vmedia.webrtc does, in the answer to its offer)."""
+        with self._lock:
+            token = self._rejoin_tokens.get(pid) if isinstance(pid, str) else None
+            if token is None:
+                raise InvalidInputError(f"participant {pid!r:.80} is not in the room")
+            return token
+
     def role_of(self, pid: str) -> str:
         """host, guest, speaker or audience (someone waiting in the lobby is a guest)."""
         return self.member(pid).role
@@ -188,7 +204,8 @@ class Room:
     # --- people -----------------------------------------------------------------------
     @_locked
     def join(self, pid: str, name: str | None = None, *, pin: str | None = None, role: str | None = None,
-             audio_codec: str | None = None, profile: str | None = None, content: str | None = None) -> str:
+             audio_codec: str | None = None, profile: str | None = None, content: str | None = None,
+             rejoin_token: str | None = None) -> str:
         """Returns "admitted" or "waiting" (in the lobby). In a room with PINs the PIN
         decides the role (a wrong one raises PermissionDenied); without, `role` does
         ("host" or "guest", default guest). `audio_codec` ('opus', the default, 'pcmu',
@@ -196,10 +213,12 @@ class Room:
         they receive a presentation ('separate' or 'in_mix'). The lobby keeps all of it for
         admission.
 
-        In a restored room, a member of the snapshot (see `expected`) is admitted straight
-        back with the role, mute state, stage, gain and preferences it had: no PIN (`pin`
-        and `role` are not looked at), no lobby, whatever the lock. What is given here
-        (name, codec: what the new call negotiated) replaces the snapshot's; None keeps it."""
+        In a restored room, a member of the snapshot (see `expected`) showing its
+        `rejoin_token` (see `rejoin_token()`) is admitted straight back with the role, mute
+        state, stage, gain and preferences it had: no PIN (`pin` and `role` are not looked
+        at), no lobby, whatever the lock. What is given here (name, codec: what the new call
+        negotiated) replaces the snapshot's; None keeps it. Its id without the token is
+        refused until the rejoin window closes: the seat is kept for its owner."""
         if pid == TUNE_ID or (isinstance(pid, str) and (pid in self.roles or pid in self.mixer.waiting)):
             raise InvalidInputError(f"participant {pid!r} is already in the room")
         if role is not None and role not in ROLES:
@@ -209,7 +228,11 @@ class Room:
         if self._expected:
             self._expire_expected()
             if isinstance(pid, str) and pid in self._expected:
-                return self._rejoin(self._expected[pid], name, audio_codec, profile, content)
+                state = self._expected[pid]
+                if not _token_matches(state.rejoin_hash, rejoin_token):
+                    self._refuse(Action.JOIN, pid, pid, f"{pid!r:.80} is expected back after a failover: its seat "
+                                                        "is kept for the caller holding its rejoin token")
+                return self._rejoin(state, name, audio_codec, profile, content, rejoin_token)
         if self._pins.enabled and role is not None:
             raise InvalidInputError("the PIN decides the role in this room; leave role out")
         # The record checks id, name, codec and preferences before any PIN is looked at.
@@ -231,6 +254,7 @@ class Room:
             self._refuse(Action.JOIN, pid, pid, f"the lobby is full: {len(self.mixer.waiting)} people are waiting")
         on_stage = not self.policy.stage or member.role == "host"
         self.mixer.add_member(member, visible=on_stage)
+        self._rejoin_tokens[pid] = secrets.token_urlsafe(24)
         if member.waiting:
             self._audit(Action.JOIN, pid, pid, Outcome.OK, f"{member.name} as guest, waiting in the lobby")
             return "waiting"
@@ -260,6 +284,7 @@ class Room:
         if pid not in self.mixer.waiting:
             self._invalid(Action.REJECT, by, pid, f"{pid!r} is not waiting in the lobby")
         self.mixer.remove_participant(pid)
+        self._rejoin_tokens.pop(pid, None)
         self._audit(Action.REJECT, by, pid, Outcome.OK)
         self._emit(Event(EventKind.DENIED, pid, self.mixer.time, f"by {by}", actor=by))
 
@@ -268,6 +293,7 @@ class Room:
         """`pid` hangs up, from the room or from the lobby."""
         if isinstance(pid, str) and pid in self.mixer.waiting:
             self.mixer.remove_participant(pid)
+            self._rejoin_tokens.pop(pid, None)
             self._audit(Action.LEAVE, pid, pid, Outcome.OK, "from the lobby")
             self._emit(Event(EventKind.LEFT_LOBBY, pid, self.mixer.time, actor=pid))
             return
@@ -293,6 +319,7 @@ class Room:
             self._invalid(Action.REMOVE, by, pid, "to leave, call leave(); a host does not remove themselves")
         if isinstance(pid, str) and pid in self.mixer.waiting:
             self.mixer.remove_participant(pid)
+            self._rejoin_tokens.pop(pid, None)
         elif isinstance(pid, str) and pid in self._expected:
             self._drop_expected(pid)  # not let back in by the snapshot
         else:
@@ -582,6 +609,7 @@ class Room:
 
     def _forget(self, pid: str) -> None:
         del self.roles[pid]
+        self._rejoin_tokens.pop(pid, None)
         self._muted.discard(pid)
         self._gains.pop(pid, None)
 
@@ -595,10 +623,10 @@ class Room:
     def _member_state(self, pid: str) -> MemberState:
         m = self.mixer.member(pid)
         return MemberState(pid, m.name, self.roles[pid], m.audio_codec, m.profile, m.content, pid in self._muted,
-                           self.mixer.is_visible(pid), self._gains.get(pid, 1.0))
+                           self.mixer.is_visible(pid), self._gains.get(pid, 1.0), _token_hash(self._rejoin_tokens.get(pid)))
 
     def _rejoin(self, state: MemberState, name: str | None, audio_codec: str | None, profile: str | None,
-                content: str | None) -> str:
+                content: str | None, token: str) -> str:
         """An expected member is back: admitted as it was, whatever the PIN, lobby and lock say."""
         codec = state.audio_codec if audio_codec is None else audio_codec
         if content is None and codec == state.audio_codec:
@@ -609,6 +637,7 @@ class Room:
         self.mixer.add_member(member, visible=state.on_stage)  # checks the profile; its "joined" comes with the next tick
         del self._expected[state.id]
         self.roles[state.id] = state.role
+        self._rejoin_tokens[state.id] = token  # the same secret stays good for a later failover
         if state.muted:
             self._set_muted(state.id, True)
         if state.gain != 1.0:
@@ -819,3 +848,14 @@ def _check_name(name: str | None) -> str:
     if not isinstance(name, str) or len(name) > 256:
         raise InvalidInputError(f"a room name must be a string of at most 256 characters, got {type(name).__name__}")
     return name
+
+
+def _token_hash(token: str | None) -> str | None:
+    """A rejoin token's SHA-256, hex: tokens are 192 random bits, so a plain hash is enough."""
+    return None if token is None else hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token_matches(expected_hash: str | None, token: str | None) -> bool:
+    if expected_hash is None or not isinstance(token, str) or len(token) > 256:
+        return False
+    return hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), expected_hash)

@@ -77,6 +77,7 @@ class MemberState:
     muted: bool = False
     on_stage: bool = True  # seen (and eligible to speak); False only in rooms with a stage
     gain: float = 1.0
+    rejoin_hash: str | None = None  # SHA-256 (hex) of the member's rejoin token: proof of who may take the seat
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ class RoomSnapshot:
             "spotlight": self.spotlight,
             "members": [
                 {"id": m.id, "name": m.name, "role": m.role, "audio_codec": m.audio_codec, "profile": m.profile,
-                 "content": m.content, "muted": m.muted, "on_stage": m.on_stage, "gain": m.gain}
+                 "content": m.content, "muted": m.muted, "on_stage": m.on_stage, "gain": m.gain,
+                 "rejoin_hash": m.rejoin_hash}
                 for m in self.members
             ],
             "lobby": list(self.lobby),
@@ -161,7 +163,7 @@ class RoomSnapshot:
 
 _TOP_KEYS = ("version", "taken_at", "name", "policy", "layout", "hd1080", "low_profile", "locked", "muted_all",
              "spotlight", "members", "lobby", "pins", "audit", "interrupted")
-_MEMBER_KEYS = ("id", "name", "role", "audio_codec", "profile", "content", "muted", "on_stage", "gain")
+_MEMBER_KEYS = ("id", "name", "role", "audio_codec", "profile", "content", "muted", "on_stage", "gain", "rejoin_hash")
 _PIN_KEYS = ("scrypt", "hashes", "limits", "room_locked_for_s", "room_failures_ago_s", "callers_locked_for_s")
 
 
@@ -222,7 +224,9 @@ def _members(data: list, policy: RoomPolicy) -> tuple[MemberState, ...]:
         f = _Fields(item, path, _MEMBER_KEYS)
         m = MemberState(f.get("id", str), f.get("name", str), f.get("role", str), f.get("audio_codec", str),
                         f.get("profile", (str, type(None))), f.get("content", str), f.get("muted", bool),
-                        f.get("on_stage", bool), f.number("gain", 0.0, math.inf))
+                        f.get("on_stage", bool), f.number("gain", 0.0, math.inf), f.get("rejoin_hash", (str, type(None))))
+        if m.rejoin_hash is not None:
+            _hex(f, "rejoin_hash", 32, 32)
         # The record's own checks: id, name, codec, content mode.
         _wrapped(path, Member.create, m.id, m.name, audio_codec=m.audio_codec, content=m.content)
         if m.id in seen:

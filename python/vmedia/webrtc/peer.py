@@ -65,7 +65,7 @@ class RoomPeer:
 
     `audio_delay`/`video_delay`: playout delay per incoming track (seconds; video defaults
     to the audio delay, which keeps one sender's audio and video in step).
-    `role`/`pin`: how it joins (Room.join). `connect_timeout`: leave if the connection is
+    `role`/`pin`/`rejoin_token`: how it joins (Room.join). `connect_timeout`: leave if the connection is
     not up by then. `media_timeout`: once media has flowed, a peer silent on every track
     for this long has vanished: leave.
     `on_close(peer)` runs once the peer has left and its connection is closed.
@@ -73,7 +73,7 @@ class RoomPeer:
     """
 
     def __init__(self, driver: LiveDriver, pc: RTCPeerConnection, pid: str, name: str | None = None, *,
-                 role: str | None = None, pin: str | None = None, audio_delay: float = 0.040, video_delay: float | None = None,
+                 role: str | None = None, pin: str | None = None, rejoin_token: str | None = None, audio_delay: float = 0.040, video_delay: float | None = None,
                  connect_timeout: float = 15.0, media_timeout: float = 10.0,
                  on_close: Callable[[RoomPeer], None] | None = None):
         self.driver = driver
@@ -83,6 +83,7 @@ class RoomPeer:
         self.name = name or pid
         self.role = role  # None: the room decides (a guest, or what the PIN grants)
         self._pin = pin
+        self.rejoin_token = rejoin_token  # shown to get back in after a failover; then the room's, for the answer
         sync = SyncGroup()  # this sender's audio and video wait together
         self.audio = PlayoutBuffer(audio_delay, group=sync)
         self.video = PlayoutBuffer(audio_delay if video_delay is None else video_delay, group=sync)
@@ -145,8 +146,7 @@ class RoomPeer:
             aiortc_internals.on_keyframe_request(video.sender, self._request_keyframe)
             self._video_receiver = video.receiver
         try:
-            self.status = await self.driver.run(self.room.join, self.pid, self.name, role=self.role, pin=self._pin,
-                                                audio_codec=self.audio_codec or "opus")
+            self.status = await self.driver.run(self._join)
         except Exception as e:
             await self._fail(f"could not join: {e}", error=e)
         self._joined = True
@@ -155,6 +155,13 @@ class RoomPeer:
         self.driver.subscribe(self._on_event, self._loop)
         self._spawn(self._watch())
         return self.pc.localDescription
+
+    def _join(self) -> str:
+        """Between two ticks: join, and take the rejoin token the client keeps."""
+        status = self.room.join(self.pid, self.name, role=self.role, pin=self._pin, audio_codec=self.audio_codec or "opus",
+                                rejoin_token=self.rejoin_token)
+        self.rejoin_token = self.room.rejoin_token(self.pid)
+        return status
 
     async def _fail(self, reason: str, error: Exception | None = None):
         await self.close(reason)

@@ -2,8 +2,10 @@
 
 Shared by the one-room server (vmedia.webrtc.server) and a room in a cluster actor
 (vmedia.hosting.room_actor): both take aiortc's JSON offer convention,
-`{"sdp", "type": "offer", "pid", "name", "role", "pin"}`, and answer
-`{"sdp", "type": "answer", "pid", "status": "admitted" | "waiting"}`.
+`{"sdp", "type": "offer", "pid", "name", "role", "pin", "rejoin_token"}`, and answer
+`{"sdp", "type": "answer", "pid", "status": "admitted" | "waiting", "rejoin_token"}`.
+The client keeps its rejoin token (a secret for it alone) and shows it, with the same
+pid, when it re-offers after its room failed over (Room.join, docs/rooms.md).
 Refusals are vmedia errors (InvalidInputError, PermissionDenied); the HTTP layer maps them.
 """
 
@@ -38,20 +40,23 @@ class RoomPeers:
         pid = str(body.get("pid") or uuid.uuid4().hex[:8])
         if pid in self.by_pid:
             raise InvalidInputError(f"participant {pid!r} is already connected")
-        pin = body.get("pin")
+        pin, token = body.get("pin"), body.get("rejoin_token")
         if pin is not None and not isinstance(pin, str):
             raise InvalidInputError("a PIN is a string of digits")
+        if token is not None and not isinstance(token, str):
+            raise InvalidInputError("a rejoin token is the string this server answered with")
         # Loopback and LAN only: no STUN server to reach (and none needed on 127.0.0.1).
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         peer = RoomPeer(self.driver, pc, pid, body.get("name") or pid, role=body.get("role"), pin=pin,
-                        on_close=self._forget, **self.peer_options)
+                        rejoin_token=token, on_close=self._forget, **self.peer_options)
         self.by_pid[pid] = peer
         try:
             answer = await peer.answer(RTCSessionDescription(sdp=body["sdp"], type="offer"))
         except BaseException:
             self.by_pid.pop(pid, None)
             raise
-        return {"sdp": answer.sdp, "type": answer.type, "pid": pid, "status": peer.status}
+        return {"sdp": answer.sdp, "type": answer.type, "pid": pid, "status": peer.status,
+                "rejoin_token": peer.rejoin_token}
 
     async def close_all(self, reason: str) -> None:
         await asyncio.gather(*(p.close(reason) for p in list(self.by_pid.values())))
