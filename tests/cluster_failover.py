@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,9 +62,13 @@ async def scenario(rooms: dict, hold: float) -> dict:
     front = f"http://127.0.0.1:{sock.getsockname()[1]}"
     result: dict = {"head": head_id, "second": second.node_id, "events": []}
 
+    actor_pids: set[int] = set()  # every room process seen, all incarnations
+
     async def info(room_id: str) -> dict:
         async with aiohttp.ClientSession() as http, http.get(f"{front}/rooms/{room_id}") as r:
-            return await r.json() if r.status == 200 else {}
+            got = await r.json() if r.status == 200 else {}
+        actor_pids.update([got["pid"]] if "pid" in got else [])
+        return got
 
     async def control(room_id: str, action: str, *args):
         async with aiohttp.ClientSession() as http, http.post(f"{front}/rooms/{room_id}/control",
@@ -152,7 +155,7 @@ async def scenario(rooms: dict, hold: float) -> dict:
             result["delete_status"] = r.status
     result["audit_file_lines"] = sum(1 for _ in open(audit_path))
     await runner.cleanup()  # closes the cluster: every room ends
-    result["actors_left"] = await _actors_left()
+    result["actors_left"] = await _still_running(actor_pids)
     ray.shutdown()
     ray_cluster.shutdown()
     result["leftover_tasks"] = [repr(t) for t in asyncio.all_tasks() if t is not asyncio.current_task()]
@@ -177,14 +180,14 @@ async def _stranger(url: str) -> dict:
     return answer
 
 
-async def _actors_left() -> int:
-    """RoomActor processes still running once the front has closed the cluster."""
+async def _still_running(pids: set[int]) -> list[int]:
+    """Which of the rooms' processes still run once the front has closed the cluster."""
     for _ in range(40):
-        n = len(subprocess.run(["pgrep", "-f", "RoomActor"], capture_output=True, text=True).stdout.split())
-        if n == 0:
-            return 0
+        alive = [pid for pid in pids if os.path.exists(f"/proc/{pid}")]
+        if not alive:
+            break
         await asyncio.sleep(0.25)
-    return n
+    return alive
 
 
 if __name__ == "__main__":

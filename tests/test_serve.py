@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -95,6 +96,7 @@ def test_vmedia_serve_cluster_local_places_rooms_and_ends_them_on_ctrl_c(tmp_pat
                 time.sleep(0.1)
         assert rooms is not None, proc.stderr.read() if proc.poll() is not None else "no answer"
         assert list(rooms) == ["ward-7"] and rooms["ward-7"]["incarnation"] == 1
+        actor = json.loads(get(base + "/rooms/ward-7")[1])["pid"]
         status, page = get(base + "/rooms/ward-7/")
         assert status == 200 and "getUserMedia" in page
         assert get(base + "/rooms/nowhere")[0] == 404
@@ -111,6 +113,9 @@ def test_vmedia_serve_cluster_local_places_rooms_and_ends_them_on_ctrl_c(tmp_pat
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert f"{base}/rooms/ward-7/" in out
-    assert subprocess.run(["pgrep", "-f", "ray::RoomActor"], capture_output=True).returncode == 1  # none left
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{actor}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{actor}")  # the room's actor ended with the server
     records = [json.loads(line) for line in audit.read_text().splitlines()]  # the cluster's audit log, on this node
     assert any(r["room"] == "ward-7" and r["action"] == "lock" and r["outcome"] == "denied" for r in records), records

@@ -78,9 +78,9 @@ class Cluster:
         if self._started_ray:
             ray_init.setdefault("logging_level", logging.WARNING)
             ray_init.setdefault("log_to_driver", False)
-            if address == "local":
+            if address == "local":  # a Ray of our own, never one that happens to run here already
                 ray_init.setdefault("include_dashboard", False)
-                ray.init(namespace=namespace, **ray_init)
+                ray.init(address="local", namespace=namespace, **ray_init)
             else:
                 ray.init(address=address, namespace=namespace, **ray_init)
         self.restarts = restarts
