@@ -44,8 +44,8 @@ CONTROL_EVENTS = frozenset({
 
 
 class RoomActor:
-    """`store_name`: the ControlStore actor's name. `spec`: room_type, participants, visible, room_options (Room's keyword
-    arguments but the PINs), peer_options (RoomPeer's)."""
+    """`store_name`: the ControlStore actor's name. `spec`: room_type, participants,
+    visible, room_options (Room's keyword arguments but the PINs), peer_options (RoomPeer's)."""
 
     def __init__(self, room_id: str, store_name: str, spec: dict):
         self.room_id = room_id
