@@ -53,10 +53,11 @@ def test_rooms_survive_a_dead_process_and_a_dead_node():
     for pid, caller in run["callers"].items():
         room = ROOMS[caller["room"]]
         sessions = caller["sessions"]
-        # Its room failed once: the caller re-offered (without its PIN) and was let straight
-        # back in, no lobby. (A starved 2-core machine may add reconnects of its own.)
+        # Its room failed once: the caller re-offered with its rejoin token and no PIN, and
+        # was let straight back in, no lobby. (A starved machine may add reconnects of its
+        # own; those are dropped calls, back the same way.)
         assert len(sessions) >= 2, (pid, sessions)
-        assert sessions[1]["status"] == "admitted" and not sessions[1]["pin_given"], (pid, sessions[1])
+        assert all(s["status"] == "admitted" and not s["pin_given"] for s in sessions[1:]), (pid, sessions)
         # After the rejoin: the room's composite again, both tiles in their colours, and the
         # other caller's voice, far above its own.
         after = max(sessions[1:], key=lambda s: s["frames"])
@@ -70,7 +71,7 @@ def test_rooms_survive_a_dead_process_and_a_dead_node():
     for r in ("east", "west", "north"):
         actions = [rec["action"] for rec in run["audit"][r]]
         assert "restored" in actions, (r, actions)
-        rejoins = {rec["actor"] for rec in run["audit"][r] if rec["action"] == "join" and "rejoin" in rec["detail"]}
+        rejoins = {rec["actor"] for rec in run["audit"][r] if rec["action"] == "join" and "rejoined after failover" in rec["detail"]}
         assert rejoins == {c["pid"] for c in ROOMS[r]["clients"]}, (r, run["audit"][r])
     assert run["audit_file_lines"] >= sum(len(v) for v in run["audit"].values())
     # Bad requests and the end: clear statuses, nothing left running.

@@ -291,6 +291,30 @@ def test_only_the_holder_of_a_rejoin_token_takes_its_seat_back():
     room.close(), back.close(), again.close()
 
 
+def test_a_dropped_call_gets_back_into_a_locked_room_with_its_token_within_the_window():
+    clock, records = Clock(), []
+    room = Room("sensitive", host_pin=HOST_PIN, guest_pin=GUEST_PIN, pin_cost=CHEAP, pin_clock=clock,
+                audit=records.append, compose_threads=1)
+    room.join("doc", "Dr. Berg", pin=HOST_PIN)
+    room.join("pat", "Patient", pin=GUEST_PIN)
+    room.admit("doc", "pat")
+    room.mute("doc", "pat")
+    room.lock("doc")
+    token = room.rejoin_token("pat")
+    room.leave("pat")  # the patient's Wi-Fi blinks
+    clock.t += 30
+    with pytest.raises(PermissionDenied, match="locked"):
+        room.join("pat", "Patient", pin=GUEST_PIN, rejoin_token="forged")  # a wrong token: the normal way
+    assert room.join("pat", "Patient", rejoin_token=token) == "admitted"  # no PIN, no lobby, still locked
+    assert room.is_muted("pat") and room.role_of("pat") == "guest"
+    assert "rejoined after a dropped call" in records[-1].detail
+    room.leave("pat")
+    clock.t += 121  # past the window: the token no longer opens the door
+    with pytest.raises(PermissionDenied, match="locked"):
+        room.join("pat", "Patient", pin=GUEST_PIN, rejoin_token=token)
+    room.close()
+
+
 def test_a_host_can_keep_an_expected_member_out_and_move_the_spotlight():
     room = consultation()
     tokens = tokens_of(room)

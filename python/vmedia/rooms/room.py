@@ -218,13 +218,22 @@ class Room:
         state, stage, gain and preferences it had: no PIN (`pin` and `role` are not looked
         at), no lobby, whatever the lock. What is given here (name, codec: what the new call
         negotiated) replaces the snapshot's; None keeps it. Its id without the token is
-        refused until the rejoin window closes: the seat is kept for its owner."""
+        refused until the rejoin window closes: the seat is kept for its owner. The same
+        holds, without keeping a seat, for a member who hung up (a dropped call) less than
+        REJOIN_WINDOW seconds ago: back with its token, it is back as it was."""
         if pid == TUNE_ID or (isinstance(pid, str) and (pid in self.roles or pid in self.mixer.waiting)):
             raise InvalidInputError(f"participant {pid!r} is already in the room")
         if role is not None and role not in ROLES:
             raise InvalidInputError(f"role must be 'host' or 'guest', got {role!r}")
-        if isinstance(pid, str):
-            self._departed.pop(pid, None)
+        if isinstance(pid, str) and pid in self._departed:
+            state, left_at = self._departed[pid]
+            # A dropped call back with its token within the window: as it was (a patient whose
+            # Wi-Fi blinked is not sent to the lobby of a locked consultation).
+            if self._pin_clock() - left_at >= REJOIN_WINDOW:
+                del self._departed[pid]
+            elif _token_matches(state.rejoin_hash, rejoin_token) and self._seats_taken() < self.policy.max_participants:
+                del self._departed[pid]
+                return self._rejoin(state, name, audio_codec, profile, content, rejoin_token, "after a dropped call")
         if self._expected:
             self._expire_expected()
             if isinstance(pid, str) and pid in self._expected:
@@ -232,7 +241,7 @@ class Room:
                 if not _token_matches(state.rejoin_hash, rejoin_token):
                     self._refuse(Action.JOIN, pid, pid, f"{pid!r:.80} is expected back after a failover: its seat "
                                                         "is kept for the caller holding its rejoin token")
-                return self._rejoin(state, name, audio_codec, profile, content, rejoin_token)
+                return self._rejoin(state, name, audio_codec, profile, content, rejoin_token, "after failover")
         if self._pins.enabled and role is not None:
             raise InvalidInputError("the PIN decides the role in this room; leave role out")
         # The record checks id, name, codec and preferences before any PIN is looked at.
@@ -254,6 +263,7 @@ class Room:
             self._refuse(Action.JOIN, pid, pid, f"the lobby is full: {len(self.mixer.waiting)} people are waiting")
         on_stage = not self.policy.stage or member.role == "host"
         self.mixer.add_member(member, visible=on_stage)
+        self._departed.pop(pid, None)  # back the normal way: a new token, the old one is void
         self._rejoin_tokens[pid] = secrets.token_urlsafe(24)
         if member.waiting:
             self._audit(Action.JOIN, pid, pid, Outcome.OK, f"{member.name} as guest, waiting in the lobby")
@@ -626,8 +636,9 @@ class Room:
                            self.mixer.is_visible(pid), self._gains.get(pid, 1.0), _token_hash(self._rejoin_tokens.get(pid)))
 
     def _rejoin(self, state: MemberState, name: str | None, audio_codec: str | None, profile: str | None,
-                content: str | None, token: str) -> str:
-        """An expected member is back: admitted as it was, whatever the PIN, lobby and lock say."""
+                content: str | None, token: str, why: str) -> str:
+        """An expected member (after a failover) or a dropped call is back, with its token:
+        admitted as it was, whatever the PIN, lobby and lock say."""
         codec = state.audio_codec if audio_codec is None else audio_codec
         if content is None and codec == state.audio_codec:
             content = state.content  # a new codec (a phone now) brings its own default
@@ -635,7 +646,7 @@ class Room:
                                profile=state.profile if profile is None else profile)
         member.role = state.role
         self.mixer.add_member(member, visible=state.on_stage)  # checks the profile; its "joined" comes with the next tick
-        del self._expected[state.id]
+        self._expected.pop(state.id, None)
         self.roles[state.id] = state.role
         self._rejoin_tokens[state.id] = token  # the same secret stays good for a later failover
         if state.muted:
@@ -646,7 +657,7 @@ class Room:
         if self._expected_spotlight == state.id:
             self.mixer.pin(state.id)
             self._expected_spotlight = None
-        self._audit(Action.JOIN, state.id, state.id, Outcome.OK, f"{member.name} as {state.role}, rejoined after failover")
+        self._audit(Action.JOIN, state.id, state.id, Outcome.OK, f"{member.name} as {state.role}, rejoined {why}")
         return "admitted"
 
     def _drop_expected(self, pid: str) -> None:
