@@ -4,9 +4,12 @@ checks that keep a command from destroying its own input."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -120,3 +123,20 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+@contextlib.contextmanager
+def ctrl_c():
+    """An Event set by Ctrl-C (SIGINT) while the block runs; the media loops check it once
+    per frame and stop there. A KeyboardInterrupt raised by the default handler could land
+    inside a C library's Python callback (PyAV's log callback, say) and be swallowed there:
+    the flag cannot be lost."""
+    pressed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed  # signals reach the main thread only; nothing to install here
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.set())
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -140,15 +140,22 @@ def compose_files(inputs: list[str], out: str, *, layout: str = "gallery", profi
         bar.update(done)
 
     interrupted = False
-    try:
-        drive(mixer, inputs, sink.write, on_progress=report)
-    except KeyboardInterrupt:
-        interrupted = True  # finish the file below: what was composed stays playable
-        log.info("interrupted; finishing %s", out)
-    finally:
-        if bar is not None:
-            bar.close()
-        stats = sink.close(mixer.close())
+    with common.ctrl_c() as stop:
+
+        def write(tick_output) -> None:  # once per frame: where Ctrl-C stops the loop
+            if stop.is_set():
+                raise KeyboardInterrupt
+            sink.write(tick_output)
+
+        try:
+            drive(mixer, inputs, write, on_progress=report)
+        except KeyboardInterrupt:
+            interrupted = True  # finish the file below: what was composed stays playable
+            log.info("interrupted; finishing %s", out)
+        finally:
+            if bar is not None:
+                bar.close()
+            stats = sink.close(mixer.close())
     if stats.error:
         raise SinkError(stats.error)
     return {"path": out, "frames": stats.video_frames, "wall_seconds": time.perf_counter() - started, "interrupted": interrupted}

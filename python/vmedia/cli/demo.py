@@ -187,30 +187,33 @@ def run_demo(path: str, participants: int = 9, seconds: float = 10.0, layout: st
     audio_k = 0
     done = 0
     interrupted = False
-    try:
-        for i in range(total):
-            t = i / profile.fps
-            keyframes = {e.participant for e in events if e.kind == "keyframe_needed"}
-            for s in senders:
-                for pkt in s.video_packets(i, keyframe=s.person.pid in keyframes):
-                    mixer.push_video(s.person.pid, pkt, t)
-            while audio_k * 0.02 < t + 1 / profile.fps - 1e-9:
+    with common.ctrl_c() as stop:
+        try:
+            for i in range(total):
+                if stop.is_set():
+                    raise KeyboardInterrupt
+                t = i / profile.fps
+                keyframes = {e.participant for e in events if e.kind == "keyframe_needed"}
                 for s in senders:
-                    for pkt in s.audio_packets(audio_k):
-                        mixer.push_audio(s.person.pid, pkt, audio_k * 0.02)
-                audio_k += 1
-            out = mixer.tick(t)
-            events = out.events
-            sink.write(out)
-            done = i + 1
-            if i % 10 == 0 or done == total:
-                bar.update(done)
-    except KeyboardInterrupt:
-        interrupted = True  # finish the file below: what was composed stays playable
-        log.info("interrupted after %d frames; finishing %s", done, path)
-    finally:
-        bar.close()
-        stats = sink.close(mixer.close())
+                    for pkt in s.video_packets(i, keyframe=s.person.pid in keyframes):
+                        mixer.push_video(s.person.pid, pkt, t)
+                while audio_k * 0.02 < t + 1 / profile.fps - 1e-9:
+                    for s in senders:
+                        for pkt in s.audio_packets(audio_k):
+                            mixer.push_audio(s.person.pid, pkt, audio_k * 0.02)
+                    audio_k += 1
+                out = mixer.tick(t)
+                events = out.events
+                sink.write(out)
+                done = i + 1
+                if i % 10 == 0 or done == total:
+                    bar.update(done)
+        except KeyboardInterrupt:
+            interrupted = True  # finish the file below: what was composed stays playable
+            log.info("interrupted after %d frames; finishing %s", done, path)
+        finally:
+            bar.close()
+            stats = sink.close(mixer.close())
     if stats.error:
         raise SinkError(stats.error)
     # what the file holds (an interrupt inside a tick or a write can make it one off `done`)
