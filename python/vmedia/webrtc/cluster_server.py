@@ -20,13 +20,12 @@ authentication, as the one-room server.
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 
 from aiohttp import web
 
 from vmedia.errors import CapacityError, InvalidInputError, PermissionDenied, RoomNotFound, RoomUnavailable, VmediaError
-from vmedia.webrtc.server import read_offer
+from vmedia.webrtc.server import read_json
 
 CLUSTER_KEY = web.AppKey("cluster", object)
 ROOM_FIELDS = {"id", "type", "participants", "visible", "layout", "host_pin", "guest_pin", "hd1080", "low_profile", "name"}
@@ -67,16 +66,6 @@ async def _vmedia_errors(request: web.Request, handler):
         raise web.HTTPInternalServerError(text=str(e)) from None
 
 
-async def _json(request: web.Request) -> dict:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="expected a JSON object") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="expected a JSON object")
-    return body
-
-
 async def _list(request: web.Request) -> web.Response:
     cluster = request.app[CLUSTER_KEY]
     rooms = {}
@@ -90,7 +79,7 @@ async def _list(request: web.Request) -> web.Response:
 
 
 async def _create(request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await read_json(request, '{"id": "...", "participants": N, ...}')
     unknown = set(body) - ROOM_FIELDS
     if unknown:
         raise web.HTTPBadRequest(text=f"unknown room fields {sorted(unknown)}; known: {sorted(ROOM_FIELDS)}")
@@ -108,12 +97,12 @@ async def _page(request: web.Request) -> web.Response:
 
 
 async def _offer(request: web.Request) -> web.Response:
-    body = await read_offer(request)
+    body = await read_json(request)
     return web.json_response(await request.app[CLUSTER_KEY].offer(request.match_info["room"], body))
 
 
 async def _control(request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await read_json(request, '{"action": "...", "args": [...], "kwargs": {...}}')
     args, kwargs = body.get("args", []), body.get("kwargs", {})
     if not isinstance(body.get("action"), str) or not isinstance(args, list) or not isinstance(kwargs, dict):
         raise web.HTTPBadRequest(text='expected {"action": "...", "args": [...], "kwargs": {...}}')

@@ -63,17 +63,21 @@ async def _index(request: web.Request) -> web.Response:
 
 
 async def _offer(request: web.Request) -> web.Response:
-    body = await read_offer(request)
+    body = await read_json(request)
     return web.json_response(await answer_or_http_error(request.app[PEERS_KEY].offer(body)))
 
 
-async def read_offer(request: web.Request) -> dict:
+OFFER_SHAPE = '{"sdp": "...", "type": "offer", "pid": "...", "name": "..."}'
+
+
+async def read_json(request: web.Request, shape: str = OFFER_SHAPE) -> dict:
+    """The request's JSON object; anything else is a 400 that shows the expected `shape`."""
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="expected a JSON body {sdp, type, pid, name}") from None
+        raise web.HTTPBadRequest(text=f"expected a JSON body {shape}") from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='expected {"sdp": "...", "type": "offer", "pid": "...", "name": "..."}')
+        raise web.HTTPBadRequest(text=f"expected a JSON object {shape}")
     return body
 
 
