@@ -142,3 +142,49 @@ def test_bad_requests_get_clear_errors_and_leave_nothing_behind():
             await cluster.create_room("late", participants=2)
 
     asyncio.run(misuse())
+
+
+def test_rooms_come_back_when_the_router_restarts(tmp_path):
+    import json
+    import operator
+    import stat
+
+    import ray
+
+    from vmedia.hosting.cluster import Cluster
+
+    state = tmp_path / "state"
+
+    async def before_the_crash():
+        cluster = Cluster("local", num_cpus=2, state_dir=str(state))
+        await cluster.create_room("ward", "sensitive", participants=2, host_pin="47114711", guest_pin="24682468")
+        # The doctor joins with the host PIN in the room's process, then locks the room.
+        assert await cluster.attach("ward", operator.methodcaller("join", "doc", "Dr. Berg", pin="47114711")) is None
+        await cluster.control("ward", "lock", "doc", True)
+        saved = state / "ward.json"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            snap = json.loads(saved.read_text())["snapshot"] if saved.exists() else None
+            if snap and snap["locked"] and [m["id"] for m in snap["members"]] == ["doc"]:
+                return saved
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the locked room never reached {saved}")
+
+    saved = asyncio.run(before_the_crash())
+    ray.shutdown()  # the router dies with its Ray, without closing its rooms
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600  # PIN hashes: for this user only
+    assert "47114711" not in saved.read_text() and "24682468" not in saved.read_text()
+
+    async def after_the_restart():
+        cluster = Cluster("local", num_cpus=2, state_dir=str(state))
+        outcome = await cluster.recover()
+        info = await cluster.info("ward")
+        records = await cluster.audit_records("ward")
+        await cluster.close()
+        return outcome, info, records
+
+    outcome, info, records = asyncio.run(after_the_restart())
+    assert outcome == {"ward": "recovered"}
+    assert info["restored"] and info["locked"] and info["expected"] == ["doc"] and info["participants"] == []
+    assert [r["action"] for r in records] == ["restored"]  # the new store's log starts with the recovery
+    assert not saved.exists()  # closed on purpose: nothing left to recover

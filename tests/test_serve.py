@@ -77,24 +77,43 @@ def get(url: str) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
-def test_vmedia_serve_cluster_local_places_rooms_and_ends_them_on_ctrl_c(tmp_path):
+def serve_cluster(port: int, *extra: str) -> tuple[subprocess.Popen, dict]:
+    """`vmedia serve --cluster local ...` on `port`, once it answers: (process, GET /rooms)."""
+    proc = subprocess.Popen([sys.executable, "-m", "vmedia", "serve", "--cluster", "local", "--port", str(port), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(300):  # Ray starts, then the rooms' actors
+        try:
+            return proc, json.loads(get(f"http://127.0.0.1:{port}/rooms")[1])
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"vmedia serve --cluster never answered: {proc.communicate()[1][-3000:]}")
+
+
+def ctrl_c(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return out
+
+
+def ended(pid: int) -> bool:
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not os.path.exists(f"/proc/{pid}")
+
+
+def test_vmedia_serve_cluster_local_places_rooms_refuses_bad_requests_and_restarts(tmp_path):
     pytest.importorskip("ray")
     port = free_port()
-    audit = tmp_path / "audit.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "vmedia", "serve", "--cluster", "local", "--port", str(port),
-                             "--room", "ward-7", "--room-type", "sensitive", "--participants", "3", "--audit", str(audit)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
+    audit, state = tmp_path / "audit.jsonl", tmp_path / "state"
+    proc, rooms = serve_cluster(port, "--room", "ward-7", "--room-type", "sensitive", "--participants", "3",
+                                "--audit", str(audit), "--state-dir", str(state))
     try:
-        rooms = None
-        for _ in range(300):  # Ray starts, then the room's actor
-            try:
-                status, text = get(base + "/rooms")
-                rooms = json.loads(text)
-                break
-            except OSError:
-                time.sleep(0.1)
-        assert rooms is not None, proc.stderr.read() if proc.poll() is not None else "no answer"
         assert list(rooms) == ["ward-7"] and rooms["ward-7"]["incarnation"] == 1
         actor = json.loads(get(base + "/rooms/ward-7")[1])["pid"]
         status, page = get(base + "/rooms/ward-7/")
@@ -109,13 +128,18 @@ def test_vmedia_serve_cluster_local_places_rooms_and_ends_them_on_ctrl_c(tmp_pat
         status, text = post(base + "/rooms/ward-7/offer", b"{}")
         assert status == 400
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+        out = ctrl_c(proc)
     assert f"{base}/rooms/ward-7/" in out
-    deadline = time.monotonic() + 10
-    while os.path.exists(f"/proc/{actor}") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not os.path.exists(f"/proc/{actor}")  # the room's actor ended with the server
+    assert ended(actor)  # the room's actor ended with the server
     records = [json.loads(line) for line in audit.read_text().splitlines()]  # the cluster's audit log, on this node
     assert any(r["room"] == "ward-7" and r["action"] == "lock" and r["outcome"] == "denied" for r in records), records
+    # Stopping the server is not ending the rooms: started again on the same state folder,
+    # it brings ward-7 back (restored from its snapshot), without being asked to create it.
+    proc, rooms = serve_cluster(port, "--audit", str(audit), "--state-dir", str(state))
+    try:
+        assert list(rooms) == ["ward-7"] and rooms["ward-7"]["restored"]
+        status, text = get(base + "/rooms/ward-7/audit")
+        assert status == 200 and [r["action"] for r in json.loads(text)] == ["restored"]
+    finally:
+        out = ctrl_c(proc)
+    assert "room ward-7 recovered" in out

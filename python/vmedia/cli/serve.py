@@ -35,6 +35,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--participants", type=common.int_range(1, 1000), default=9,
                    help="with --cluster: the size each --room is placed for")
     p.add_argument("--audit", metavar="FILE", help="with --cluster: JSON Lines audit log of every room")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="with --cluster: keep each room's control state here; on start, bring back the rooms it holds")
     return p
 
 
@@ -72,9 +74,12 @@ def _cluster_app(args: argparse.Namespace):
     from vmedia.webrtc.cluster_server import make_cluster_app
 
     async def start() -> Cluster:
-        cluster = Cluster(args.cluster, audit=args.audit, peer_options={"audio_delay": args.audio_delay})
+        cluster = Cluster(args.cluster, audit=args.audit, state_dir=args.state_dir,
+                          peer_options={"audio_delay": args.audio_delay})
         try:
-            for room_id in args.room:
+            for room_id, outcome in (await cluster.recover()).items():
+                print(f"vmedia: room {room_id} {outcome}", flush=True)
+            for room_id in (r for r in args.room if r not in cluster.rooms):
                 info = await cluster.create_room(room_id, args.room_type, participants=args.participants, layout=args.layout)
                 print(f"vmedia: room {room_id} on node {info['node'][:12]}: http://{args.host}:{args.port}/rooms/{room_id}/",
                       flush=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -67,9 +68,12 @@ class Cluster:
     """The router: rooms on a Ray cluster, control as actor calls. `address`: "local"
     starts a Ray instance on this machine, anything else is ray.init's address ("auto",
     "ray://head:10001"). `audit`: a JSON Lines file on the router's node for every room's
-    audit records. `peer_options` go to every RoomPeer. Methods are coroutines."""
+    audit records. `state_dir`: a folder on the router's node where each room's control
+    state is kept, so that a new router brings the rooms back (`recover()`). `peer_options`
+    go to every RoomPeer. Methods are coroutines."""
 
-    def __init__(self, address: str = "local", *, audit: str | None = None, namespace: str = "vmedia",
+    def __init__(self, address: str = "local", *, audit: str | None = None, state_dir: str | None = None,
+                 namespace: str = "vmedia",
                  restarts: int = RESTARTS, peer_options: dict | None = None, call_timeout: float = CALL_TIMEOUT,
                  place_timeout: float = PLACE_TIMEOUT, **ray_init):
         if not isinstance(address, str) or not address:
@@ -94,7 +98,7 @@ class Cluster:
         self._store = ray.remote(ControlStore).options(
             name=self._store_name, num_cpus=0, max_restarts=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False),
-        ).remote(audit)
+        ).remote(_absolute(audit), state_dir=_absolute(state_dir))  # the store's working folder is Ray's
         self._actor_class = ray.remote(RoomActor)
         self._rooms: dict[str, _Entry] = {}
         self._creating = asyncio.Lock()
@@ -119,29 +123,60 @@ class Cluster:
             self._check_fits(room_id, cpu)
             spec = {"room_type": room_type, "participants": participants, "visible": visible,
                     "room_options": room_options, "peer_options": self.peer_options}
-            actor = self._actor_class.options(
-                num_cpus=cpu, max_restarts=self.restarts, max_task_retries=0, **(placement or {}),
-            ).remote(room_id, self._store_name, spec)
+            await self._store.register.remote(room_id, spec)
+            actor = self._new_actor(room_id, spec, cpu, placement)
             pins = {k: v for k, v in (("host_pin", host_pin), ("guest_pin", guest_pin)) if v is not None}
             try:
                 info = await asyncio.wait_for(_unwrap(actor.open.remote(pins), room_id), self.place_timeout)
             except asyncio.TimeoutError:
                 self._end(actor, room_id)
+                await self._store.forget.remote(room_id)
                 raise CapacityError(f"room {room_id!r} (about {cpu:.2f} CPU) was not placed within "
                                     f"{self.place_timeout:g} s: no node has that much CPU free") from None
             except BaseException:
                 self._end(actor, room_id)
+                await self._store.forget.remote(room_id)
                 raise
             self._rooms[room_id] = _Entry(actor, cpu, estimate)
         log.info("room %s placed on node %s with %.2f CPU", room_id, info["node"], cpu)
         return info
 
-    async def remove_room(self, room_id: str) -> None:
-        """End the room: its peers hang up, its actor ends, the store forgets it."""
+    async def recover(self) -> dict[str, str]:
+        """Bring back the rooms of this cluster's `state_dir` (the router, or the head, was
+        restarted): each in a new actor, restored from its last snapshot like a room whose
+        process died; its members are expected back. Returns {room: "recovered" or why not}."""
+        self._check_open()
+        outcome = {}
+        for room_id, spec in (await self._store.recoverable.remote()).items():
+            if room_id in self._rooms:
+                continue
+            try:
+                estimate = costs.estimate_room(spec["room_type"], spec["participants"], visible=spec["visible"],
+                                               **spec["room_options"])
+                cpu = cpu_request(estimate.total)
+                self._check_fits(room_id, cpu)
+                spec = dict(spec, peer_options=self.peer_options)
+                actor = self._new_actor(room_id, spec, cpu, None)
+                try:
+                    await asyncio.wait_for(_unwrap(actor.info.remote(), room_id), self.place_timeout)
+                except BaseException:
+                    self._end(actor, room_id)
+                    raise
+            except (VmediaError, asyncio.TimeoutError, KeyError, TypeError) as e:
+                outcome[room_id] = f"not recovered: {e!r}"
+                log.error("room %s: not recovered: %r", room_id, e)
+                continue
+            self._rooms[room_id] = _Entry(actor, cpu, estimate)
+            outcome[room_id] = "recovered"
+        return outcome
+
+    async def remove_room(self, room_id: str, *, keep_state: bool = False) -> None:
+        """End the room: its peers hang up, its actor ends, the store forgets it (unless
+        `keep_state`: its last snapshot stays in the state folder for `recover()`)."""
         entry = self._entry(room_id)
         del self._rooms[room_id]
         try:
-            await asyncio.wait_for(_unwrap(entry.actor.close.remote(), room_id), self.call_timeout)
+            await asyncio.wait_for(_unwrap(entry.actor.close.remote(not keep_state), room_id), self.call_timeout)
         except (asyncio.TimeoutError, RoomUnavailable):
             log.warning("room %s did not close in time; ending its actor", room_id)
         finally:
@@ -175,12 +210,14 @@ class Cluster:
         self._entry(room_id)
         return await self._store.records.remote(room_id)
 
-    async def close(self) -> None:
-        """Remove every room; shut Ray down if this router started it."""
+    async def close(self, *, keep_state: bool = False) -> None:
+        """Remove every room; shut Ray down if this router started it. `keep_state`: a
+        restart, not an end: the rooms' control state stays in the state folder and the
+        next router's `recover()` brings them back."""
         if self._closed:
             return
         for room_id in list(self._rooms):
-            await self.remove_room(room_id)
+            await self.remove_room(room_id, keep_state=keep_state)
         ray.kill(self._store)
         self._closed = True
         if self._started_ray:
@@ -194,6 +231,11 @@ class Cluster:
         except asyncio.TimeoutError:
             raise RoomUnavailable(f"room {room_id!r} did not answer within {self.call_timeout:g} s; "
                                   "it may be restarting after a failure") from None
+
+    def _new_actor(self, room_id: str, spec: dict, cpu: float, placement: dict | None):
+        return self._actor_class.options(
+            num_cpus=cpu, max_restarts=self.restarts, max_task_retries=0, **(placement or {}),
+        ).remote(room_id, self._store_name, spec)
 
     def _entry(self, room_id: str) -> _Entry:
         self._check_open()
@@ -219,6 +261,10 @@ class Cluster:
             ray.kill(actor, no_restart=True)
         except Exception:  # already gone
             log.debug("actor of room %s already gone", room_id, exc_info=True)
+
+
+def _absolute(path: str | None) -> str | None:
+    return None if path is None else os.path.abspath(path)
 
 
 def _free_cpu_per_node() -> dict[str, float]:

@@ -123,12 +123,14 @@ class RoomActor:
             "locked": room.locked, "stats": asdict(stats) if stats else None,
         }
 
-    async def close(self) -> None:
-        """End the room on purpose: peers hang up, the room closes, the store forgets it."""
+    async def close(self, forget: bool = True) -> None:
+        """End the room on purpose: peers hang up, the room closes, the store forgets it
+        (or, `forget=False`, keeps its last snapshot for a router that starts again)."""
         if self.peers is not None:
             await self.peers.close_all("the room was closed")
         self.host.close()
-        await self.store.forget.remote(self.room_id)
+        if forget:
+            await self.store.forget.remote(self.room_id)
 
     # --- internals --------------------------------------------------------------------------
     def _serve(self, room) -> None:

@@ -33,7 +33,8 @@ ROOM_FIELDS = {"id", "type", "participants", "visible", "layout", "host_pin", "g
 
 def make_cluster_app(cluster) -> web.Application:
     """An aiohttp app in front of `cluster` (a vmedia.hosting.cluster.Cluster); the app
-    closes the cluster when it shuts down."""
+    closes the cluster when it shuts down, keeping the rooms' state (with a state folder,
+    the next start brings them back)."""
     app = web.Application(middlewares=[_vmedia_errors])
     app[CLUSTER_KEY] = cluster
     app.router.add_get("/rooms", _list)
@@ -124,4 +125,4 @@ async def _remove(request: web.Request) -> web.Response:
 
 
 async def _shutdown(app: web.Application) -> None:
-    await app[CLUSTER_KEY].close()
+    await app[CLUSTER_KEY].close(keep_state=True)  # a server stopping is not the rooms ending
