@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import operator
 import os
 import time
 
@@ -133,6 +134,17 @@ def test_bad_requests_get_clear_errors_and_leave_nothing_behind():
         info = await cluster.info("r")
         assert info["peers"] == [] and info["participants"] == []  # a refused offer leaves no peer
         assert alive_room_actors() == 1  # the refused rooms left no actor
+        # A request from a client acts as someone only with their token.
+        assert await cluster.attach("r", operator.methodcaller("join", "h", "Host", role="host")) == "admitted"
+        token = await cluster.attach("r", operator.methodcaller("rejoin_token", "h"))
+        for forged in ("forged", "", token[:-1]):
+            with pytest.raises(PermissionDenied, match="does not hold 'h''s token"):
+                await cluster.control("r", "lock", "h", True, token=forged)
+        assert not (await cluster.info("r"))["locked"]
+        await cluster.control("r", "lock", "h", True, token=token)
+        assert (await cluster.info("r"))["locked"]
+        denied = [a for a in await cluster.audit_records("r") if a["action"] == "authenticate"]
+        assert len(denied) == 3 and all(a["outcome"] == "denied" for a in denied)
         await cluster.remove_room("r")
         with pytest.raises(RoomNotFound):
             await cluster.info("r")
@@ -146,7 +158,6 @@ def test_bad_requests_get_clear_errors_and_leave_nothing_behind():
 
 def test_rooms_come_back_when_the_router_restarts(tmp_path):
     import json
-    import operator
     import stat
 
     import ray
@@ -159,7 +170,7 @@ def test_rooms_come_back_when_the_router_restarts(tmp_path):
         cluster = Cluster("local", num_cpus=2, state_dir=str(state))
         await cluster.create_room("ward", "sensitive", participants=2, host_pin="47114711", guest_pin="24682468")
         # The doctor joins with the host PIN in the room's process, then locks the room.
-        assert await cluster.attach("ward", operator.methodcaller("join", "doc", "Dr. Berg", pin="47114711")) is None
+        assert await cluster.attach("ward", operator.methodcaller("join", "doc", "Dr. Berg", pin="47114711")) == "admitted"
         await cluster.control("ward", "lock", "doc", True)
         saved = state / "ward.json"
         deadline = time.monotonic() + 10

@@ -288,6 +288,12 @@ def test_only_the_holder_of_a_rejoin_token_takes_its_seat_back():
     assert again.join("doc", rejoin_token=tokens["doc"]) == "admitted"
     with pytest.raises(InvalidInputError, match="not in the room"):
         back.rejoin_token("nobody")
+    # The token also proves who sends a control request (a server's clients name themselves).
+    back.authenticate("doc", tokens["doc"], "lock")
+    for who, wrong in (("doc", tokens["pat"]), ("doc", None), ("nobody", tokens["doc"]), (None, "x")):
+        with pytest.raises(PermissionDenied, match="does not hold"):
+            back.authenticate(who, wrong, "lock")
+    assert [r.outcome for r in records if r.action == "authenticate"] == ["denied"] * 4
     room.close(), back.close(), again.close()
 
 

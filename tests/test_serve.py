@@ -124,7 +124,10 @@ def test_vmedia_serve_cluster_local_places_rooms_refuses_bad_requests_and_restar
         status, text = post(base + "/rooms", json.dumps({"id": "hall", "participants": 2, "colour": "red"}).encode())
         assert status == 400 and "colour" in text
         status, text = post(base + "/rooms/ward-7/control", json.dumps({"action": "lock", "args": ["intruder"]}).encode())
-        assert status == 403 and "not a host" in text
+        assert status == 403 and "token" in text  # a request acts as someone only with their token
+        status, text = post(base + "/rooms/ward-7/control",
+                            json.dumps({"action": "lock", "args": ["intruder"], "token": "guessed"}).encode())
+        assert status == 403 and "does not hold 'intruder''s token" in text
         status, text = post(base + "/rooms/ward-7/offer", b"{}")
         assert status == 400
     finally:
@@ -132,7 +135,7 @@ def test_vmedia_serve_cluster_local_places_rooms_refuses_bad_requests_and_restar
     assert f"{base}/rooms/ward-7/" in out
     assert ended(actor)  # the room's actor ended with the server
     records = [json.loads(line) for line in audit.read_text().splitlines()]  # the cluster's audit log, on this node
-    assert any(r["room"] == "ward-7" and r["action"] == "lock" and r["outcome"] == "denied" for r in records), records
+    assert any(r["room"] == "ward-7" and r["action"] == "authenticate" and r["outcome"] == "denied" for r in records), records
     # Stopping the server is not ending the rooms: started again on the same state folder,
     # it brings ward-7 back (restored from its snapshot), without being asked to create it.
     proc, rooms = serve_cluster(port, "--audit", str(audit), "--state-dir", str(state))

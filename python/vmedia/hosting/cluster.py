@@ -192,14 +192,16 @@ class Cluster:
         to that actor's process); {"sdp", "type", "pid", "status", "node"}."""
         return await self._call(room_id, "offer", body)
 
-    async def control(self, room_id: str, action: str, *args, **kwargs):
-        """Room.<action>(*args, **kwargs) in the room (admit, lock, mute, set_layout...)."""
-        return await self._call(room_id, "control", action, list(args), kwargs)
+    async def control(self, room_id: str, action: str, *args, token: str | None = None, **kwargs):
+        """Room.<action>(*args, **kwargs) in the room (admit, lock, mute, set_layout...).
+        `token`: for a request from a client, the rejoin token of the participant acting
+        (the first argument); the room refuses the request if it is not theirs."""
+        return await self._call(room_id, "control", action, list(args), kwargs, token)
 
-    async def attach(self, room_id: str, factory) -> None:
+    async def attach(self, room_id: str, factory):
         """Run factory(room) in the room's process (see RoomActor.attach): media sources
         that must live next to the room. `factory` travels pickled (cloudpickle)."""
-        await self._call(room_id, "attach", factory)
+        return await self._call(room_id, "attach", factory)
 
     async def info(self, room_id: str) -> dict:
         """Where the room runs (node, incarnation, restored), who is in, its host stats."""

@@ -87,29 +87,41 @@ class RoomActor:
         answer["node"] = self._node()
         return answer
 
-    async def control(self, action: str, args: list, kwargs: dict):
-        """Room.<action>(*args, **kwargs) between two of the room's ticks."""
+    async def control(self, action: str, args: list, kwargs: dict, token: str | None = None):
+        """Room.<action>(*args, **kwargs) between two of the room's ticks. With a `token`,
+        the participant acting (the first argument) must hold it (Room.authenticate)."""
         self._require_open()
         if action not in CONTROL_ACTIONS:
             raise InvalidInputError(f"unknown room action {action!r}; one of {sorted(CONTROL_ACTIONS)}")
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise InvalidInputError("a room action takes a list of arguments and a dict of keyword arguments")
+        if not args:
+            raise InvalidInputError(f"room action {action!r} names who acts first")
+
+        def act():
+            if token is not None:
+                self.room.authenticate(args[0], token, action)
+            return getattr(self.room, action)(*args, **kwargs)
+
         try:
-            result = await self.driver.run(getattr(self.room, action), *args, **kwargs)
+            result = await self.driver.run(act)
         except VmediaError as e:
             raise portable(e) from None
         self._save()
         return result
 
-    async def attach(self, factory) -> None:
+    async def attach(self, factory):
         """Run factory(room) in this process, between two ticks; if it returns a callable,
         call that with the media time before every tick: a media source living next to the
-        room (a gateway's ingest, a test sender, a benchmark's recording). Not part of the
-        room's control state: a restarted room comes back without it."""
+        room (a gateway's ingest, a test sender, a benchmark's recording). Anything else it
+        returns is returned (pickled). Not part of the room's control state: a restarted
+        room comes back without it."""
         self._require_open()
-        feed = await self.driver.run(factory, self.room)
-        if callable(feed):
-            self.driver.add_feed(feed)
+        result = await self.driver.run(factory, self.room)
+        if callable(result):
+            self.driver.add_feed(result)
+            return None
+        return result
 
     async def info(self) -> dict:
         """Where the room runs and who is in it."""

@@ -56,6 +56,7 @@ class Action(str, Enum):
     STREAMING_START = "streaming_start"
     STREAMING_STOP = "streaming_stop"
     RESTORED = "restored"  # the room was rebuilt from a snapshot after a failover
+    AUTHENTICATE = "authenticate"  # a request acting as a participant, checked against its token
 
 
 class Outcome(str, Enum):

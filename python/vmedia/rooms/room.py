@@ -187,6 +187,16 @@ class Room:
                 raise InvalidInputError(f"participant {pid!r:.80} is not in the room")
             return token
 
+    @_locked
+    def authenticate(self, pid: str, token: object, request: str = "") -> None:
+        """Check that a caller acting as `pid` holds pid's rejoin token: a server taking
+        control requests from clients cannot trust the id a request names. A mismatch is
+        PermissionDenied, audited (`authenticate`, denied, with the `request`)."""
+        held = self._rejoin_tokens.get(pid) if isinstance(pid, str) else None
+        if held is None or not isinstance(token, str) or not hmac.compare_digest(held.encode(), token.encode()[:256]):
+            self._refuse(Action.AUTHENTICATE, None, pid if isinstance(pid, str) else None,
+                         f"{request[:40]}: the caller does not hold {str(pid)[:80]!r}'s token")
+
     def role_of(self, pid: str) -> str:
         """host, guest, speaker or audience (someone waiting in the lobby is a guest)."""
         return self.member(pid).role

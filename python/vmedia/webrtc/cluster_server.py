@@ -7,15 +7,17 @@ its room runs on, and the peer connects there.
     POST   /rooms                   {"id", "type", "participants", "layout", "host_pin", ...} -> its info
     GET    /rooms/<id>/             the join page (camera, microphone, the room's view)
     POST   /rooms/<id>/offer        aiortc's JSON offer (+ "pid", "name", "role" or "pin")
-    POST   /rooms/<id>/control      {"action": "lock", "args": ["dr-a", true], "kwargs": {}}
+    POST   /rooms/<id>/control      {"action": "lock", "args": ["dr-a", true], "kwargs": {}, "token": "..."}
     GET    /rooms/<id>              where it runs and who is in it
     GET    /rooms/<id>/audit        its audit records (kept across failovers)
     DELETE /rooms/<id>              end it
 
 Errors: 400 bad request, 403 not allowed (a PIN, a role), 404 unknown room, 503 when the
 room is restarting after a failure (Retry-After: 1; re-offer) or the cluster is full.
-This front trusts its callers with /control and /rooms: put it behind the service's own
-authentication, as the one-room server.
+A control request acts as the participant its first argument names, and must carry that
+participant's rejoin token (the secret its client got in the answer to its offer): the
+id alone proves nothing. /rooms (create, list, delete) trusts its callers: put it behind
+the service's own authentication.
 """
 
 from __future__ import annotations
@@ -103,11 +105,16 @@ async def _offer(request: web.Request) -> web.Response:
 
 
 async def _control(request: web.Request) -> web.Response:
-    body = await read_json(request, '{"action": "...", "args": [...], "kwargs": {...}}')
-    args, kwargs = body.get("args", []), body.get("kwargs", {})
-    if not isinstance(body.get("action"), str) or not isinstance(args, list) or not isinstance(kwargs, dict):
-        raise web.HTTPBadRequest(text='expected {"action": "...", "args": [...], "kwargs": {...}}')
-    result = await request.app[CLUSTER_KEY].control(request.match_info["room"], body["action"], *args, **kwargs)
+    shape = '{"action": "...", "args": [who, ...], "kwargs": {...}, "token": "<who\'s rejoin token>"}'
+    body = await read_json(request, shape)
+    args, kwargs, token = body.get("args", []), body.get("kwargs", {}), body.get("token")
+    if not isinstance(body.get("action"), str) or not isinstance(args, list) or not isinstance(kwargs, dict) \
+            or "token" in kwargs:
+        raise web.HTTPBadRequest(text=f"expected {shape}")
+    if not isinstance(token, str):
+        raise web.HTTPForbidden(text="a control request carries the acting participant's token")
+    result = await request.app[CLUSTER_KEY].control(request.match_info["room"], body["action"], *args, token=token,
+                                                    **kwargs)
     return web.json_response({"result": result})
 
 
