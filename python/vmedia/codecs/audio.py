@@ -7,6 +7,7 @@ FFmpeg (through PyAV) owns the codecs and resampling; the only work here is keep
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Literal
 
 import av
 import numpy as np
@@ -14,8 +15,12 @@ import numpy as np
 from vmedia.media.time import FRAME_SIZE, G711_RATE, G711_TIME_BASE, SAMPLE_RATE
 from vmedia.errors import InvalidInputError, StreamError
 
+# FFmpeg's names for the audio codecs used here; literal, so PyAV's stubs know that
+# CodecContext.create gives an AudioCodecContext.
+FFmpegAudioCodec = Literal["libopus", "pcm_mulaw", "pcm_alaw", "pcm_s16le", "aac"]
+
 # Codec names as signalled in SDP, and the FFmpeg decoder and default clock for each.
-AUDIO_CODECS = {
+AUDIO_CODECS: dict[str, tuple[FFmpegAudioCodec, int]] = {
     "opus": ("libopus", 48000),  # libopus: float output, and real packet-loss concealment
     "pcmu": ("pcm_mulaw", 8000),  # G.711 u-law, phone callers
     "pcma": ("pcm_alaw", 8000),  # G.711 A-law
@@ -63,7 +68,7 @@ class AudioDecoder:
         self._slicer = FrameSlicer()
         self._toc: int | None = None  # the last good Opus packet's configuration byte
 
-    def _open(self) -> av.CodecContext:
+    def _open(self) -> av.AudioCodecContext:
         ctx = av.CodecContext.create(self._name, "r")
         ctx.sample_rate = self.sample_rate
         ctx.layout = "mono" if self._channels == 1 else "stereo"
@@ -110,14 +115,15 @@ class AudioDecoder:
             return []
         if frame.sample_rate == SAMPLE_RATE and frame.format.name in ("flt", "fltp") and frame.layout.nb_channels == 1:
             # Already what the mixer takes: copy the one plane out, no resampler.
-            return self._slicer.push(np.frombuffer(frame.planes[0], np.float32, frame.samples).copy())
+            return self._slicer.push(np.frombuffer(memoryview(frame.planes[0]), np.float32, frame.samples).copy())
         setup = (frame.format.name, frame.layout.name, frame.sample_rate)
-        if setup != self._resampling:  # a new input format needs a new resampler
-            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        resampler = self._resampler
+        if resampler is None or setup != self._resampling:  # a new input format needs a new resampler
+            resampler = self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
             self._resampling = setup
         frame.pts = None  # timing is kept by the caller; the resampler must not insert gaps
         try:
-            out = [r.to_ndarray().reshape(-1) for r in self._resampler.resample(frame)]
+            out = [r.to_ndarray().reshape(-1) for r in resampler.resample(frame)]
         except (av.error.FFmpegError, ValueError) as e:
             self._resampling = None
             raise StreamError(f"audio frame ({setup[0]}, {setup[1]}, {setup[2]} Hz) could not be converted: {e}") from e
@@ -132,7 +138,8 @@ class AudioEncoder:
     """Encodes 20 ms float32 frames of a mix to Opus (or AAC), with pts in 1/48000."""
 
     def __init__(self, codec: str = "opus", bitrate: int = 32000):
-        name = {"opus": "libopus", "aac": "aac"}.get(codec)
+        names: dict[str, FFmpegAudioCodec] = {"opus": "libopus", "aac": "aac"}
+        name = names.get(codec)
         if name is None:
             raise InvalidInputError(f"audio output codec must be 'opus' or 'aac', got {codec!r}")
         self._ctx = av.CodecContext.create(name, "w")
@@ -151,7 +158,7 @@ class AudioEncoder:
         self._pts = 0
 
     @property
-    def context(self) -> av.CodecContext:
+    def context(self) -> av.AudioCodecContext:
         return self._ctx
 
     def encode(self, samples: np.ndarray, index: int | None = None) -> list[av.Packet]:

@@ -46,8 +46,10 @@ class VideoDecoder:
         self._ctx = self._open()
         self.errors = 0
 
-    def _open(self) -> av.CodecContext:
+    def _open(self) -> av.VideoCodecContext:
         ctx = av.CodecContext.create(self.codec, "r")
+        if not isinstance(ctx, av.VideoCodecContext):
+            raise InvalidInputError(f"{self.codec!r} is not a video codec")
         ctx.thread_type = "NONE"  # one participant, one thread: parallelism is across participants
         if self.max_pixels:
             ctx.options = {"max_pixels": str(self.max_pixels)}
@@ -145,7 +147,7 @@ class VideoEncoder:
         self.frames = 0
 
     @property
-    def context(self) -> av.CodecContext:
+    def context(self) -> av.VideoCodecContext:
         return self._ctx
 
     def request_keyframe(self) -> None:

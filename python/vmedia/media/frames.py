@@ -12,7 +12,7 @@ from vmedia.errors import InvalidInputError
 
 def _plane_view(plane: av.video.plane.VideoPlane) -> np.ndarray:
     """A 2-D uint8 view of a PyAV plane; the stride is PyAV's padded line size."""
-    flat = np.frombuffer(plane, np.uint8)
+    flat = np.frombuffer(memoryview(plane), np.uint8)  # numpy's stubs take no av.Buffer; still no copy
     return flat.reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
@@ -73,7 +73,7 @@ class I420Frame:
         for name, p in zip("uv", planes[1:]):
             if p.shape != want:
                 raise InvalidInputError(f"plane {name} is {p.shape[1]}x{p.shape[0]}, expected {want[1]}x{want[0]} for a {w}x{h} picture")
-        return cls(*planes)
+        return cls(planes[0], planes[1], planes[2])
 
     def to_av(self) -> av.VideoFrame:
         """The PyAV frame behind this picture, or a new one holding a copy."""

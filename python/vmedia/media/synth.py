@@ -21,8 +21,8 @@ def _resonator_ir(length: int, rng: np.random.Generator, sr: int = SAMPLE_RATE) 
     t = np.arange(length) / sr
     ir = np.zeros(length)
     for f, bw in FORMANTS:
-        f = f * rng.uniform(0.85, 1.2)
-        ir += np.exp(-np.pi * bw * t) * np.sin(2 * np.pi * f * t)
+        freq = f * rng.uniform(0.85, 1.2)
+        ir += np.exp(-np.pi * bw * t) * np.sin(2 * np.pi * freq * t)
     return ir / np.abs(ir).sum()
 
 
