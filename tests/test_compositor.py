@@ -162,3 +162,11 @@ def test_compositor_refuses_odd_canvas_and_bad_mode():
         Compositor(321, 180)
     with pytest.raises(InvalidInputError, match="mode"):
         Compositor(320, 180).compose([Tile(Rect(0, 0, 8, 8), I420Frame.blank(8, 8), mode="stretch")])
+
+
+def test_plan_given_no_picture_where_it_expects_one_raises_a_vmedia_error():
+    # Found by mypy: TilePlan.ops took a None source for a sized tile and failed with an
+    # AttributeError instead of saying which tile was wrong.
+    plan = Compositor(320, 180).plan([Tile(Rect(0, 0, 160, 90), None).style], [(64, 36)])
+    with pytest.raises(InvalidInputError, match="tile 0 has no picture"):
+        plan.ops([None])

@@ -66,11 +66,11 @@ class ContentStream:
             problems += self.input.decode_until(now)
             source = self.input.frame
             if source is not None:
-                self._ensure_encoder(source)
-                style = TileStyle(Rect(0, 0, self._compositor.width, self._compositor.height))
-                plan = self._compositor.plan([style], [(source.width, source.height)])
-                self.picture = self._compositor.draw(plan.ops([source]))
-                packets += self._encoder.encode(self.picture.to_av(), self._index)
+                encoder, compositor = self._ensure_encoder(source)
+                style = TileStyle(Rect(0, 0, compositor.width, compositor.height))
+                plan = compositor.plan([style], [(source.width, source.height)])
+                self.picture = compositor.draw(plan.ops([source]))
+                packets += encoder.encode(self.picture.to_av(), self._index)
             self._index += 1
         return packets, problems
 
@@ -82,13 +82,16 @@ class ContentStream:
         if self._encoder:
             self._encoder.request_keyframe()
 
-    def _ensure_encoder(self, source: I420Frame) -> None:
+    def _ensure_encoder(self, source: I420Frame) -> tuple[VideoEncoder, Compositor]:
+        """The encoder and compositor for this source's size, made on the first frame and
+        again when the size changes."""
         size = content_size(source.width, source.height, *self.max_size)
-        if self._encoder is None or (self._encoder.profile.width, self._encoder.profile.height) != size:
+        if self._encoder is None or self._compositor is None or (self._encoder.profile.width, self._encoder.profile.height) != size:
             # A new size is a new stream: a fresh encoder starts with a keyframe.
             profile = OutputProfile("content", *size, fps=self.fps, bitrate=self.bitrate, keyframe_interval=10.0)
             self._encoder = VideoEncoder(profile)
             self._compositor = Compositor(*size, threads=self._threads, workers=self._workers)
+        return self._encoder, self._compositor
 
     def close(self) -> list[av.Packet]:
         return self._encoder.flush() if self._encoder else []

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from vmedia.media.color import Yuv
 from vmedia.errors import InvalidInputError
 from vmedia.layouts import Rect
 from vmedia.media.frames import I420Frame
+
+if TYPE_CHECKING:  # compositor.py imports this module
+    from vmedia.video.compositor import Overlay
 
 FitMode = Literal["fit", "fill"]
 PLACEHOLDER: Yuv = (40, 128, 128)
@@ -31,7 +34,7 @@ class TileStyle:
     border: int = 0
     border_color: Yuv = HIGHLIGHT
     placeholder: Yuv = PLACEHOLDER
-    label: object | None = None  # an Overlay, bottom-left inside the tile
+    label: Overlay | None = None  # bottom-left inside the tile
 
 
 def fit_geometry(src_w: int, src_h: int, rect: Rect, mode: FitMode) -> tuple[tuple[float, float, float, float], Rect]:
@@ -85,4 +88,13 @@ class TilePlan:
 
     def ops(self, sources: Sequence[I420Frame | None]) -> list[tuple]:
         """The display list for these pictures (same sizes as the plan was built for)."""
-        return [op if i is None else ("scale", sources[i].planes, op[2], op[3]) for op, i in self._ops]
+        out: list[tuple] = []
+        for op, i in self._ops:
+            if i is None:
+                out.append(op)
+                continue
+            source = sources[i]
+            if source is None:
+                raise InvalidInputError(f"tile {i} has no picture, but the plan was made for a {self.sizes[i]} one")
+            out.append(("scale", source.planes, op[2], op[3]))
+        return out

@@ -61,7 +61,7 @@ class ViewPolicy:
             self.kind = "presentation"
             self._draw = lambda ids, mains, w, h: (
                 layouts.presentation([content] + [p for p in ids if p != content], content, w, h)
-                if content in ids
+                if content is not None and content in ids
                 else layouts.speaker(ids, [m for m in mains if m in ids][:1], w, h)
             )
             self._mains = 1
@@ -83,6 +83,8 @@ class ViewPolicy:
         base = [p for p in order if p in shown] + [p for p in shown if p not in order]
         view_of: dict[str, str] = {}
         specs: dict[str, tuple] = {}
+        ids: tuple[str, ...]
+        mains: tuple[str, ...]
         for pid, (profile, waiting, in_mix) in receivers.items():
             if waiting:
                 rule, ids, mains = LOBBY, (), ()
