@@ -322,7 +322,7 @@ class Mixer:
         if self.pinned == pid:
             self.pinned = None
         if self.content and self.content.presenter == pid:
-            self._stop_content()
+            self._stop_content(self.content)
         self._emit(EventKind.LEFT, pid)
 
     @_locked
@@ -415,7 +415,9 @@ class Mixer:
         """The broadcast view's layout (what an observer outside the room sees)."""
         prof = self._profiles[self._check_profile(profile) or self.profiles[0].name]
         rule, ids, mains = self._policy.broadcast(self._shown(), self._order(), self.content is not None)
-        return self._policy.layout(rule, prof, ids, mains)
+        layout = self._policy.layout(rule, prof, ids, mains)
+        assert layout is not None  # only the lobby has none, and observers never see the lobby
+        return layout
 
     @_locked
     def layout_for(self, pid: str) -> layouts.Layout | None:
@@ -436,7 +438,7 @@ class Mixer:
             _check_number(value, f"presentation {what}", lo, hi, integer=True)
         self._admitted(presenter)
         if self.content:
-            self._stop_content()
+            self._stop_content(self.content)
         self.content = ContentStream(presenter, width=width, height=height, fps=fps, bitrate=bitrate, start=self.time,
                                      threads=self._compose_threads, workers=self._compose_workers)
         self._emit(EventKind.PRESENTATION_STARTED, presenter)
@@ -452,12 +454,11 @@ class Mixer:
     def stop_presentation(self) -> None:
         if self.content is None:
             raise InvalidInputError("no presentation is running")
-        self._stop_content()
+        self._stop_content(self.content)
 
-    def _stop_content(self) -> None:
-        presenter = self.content.presenter
+    def _stop_content(self, content: ContentStream) -> None:
         self.content = None
-        self._emit(EventKind.PRESENTATION_STOPPED, presenter)
+        self._emit(EventKind.PRESENTATION_STOPPED, content.presenter)
 
     # --- inputs -----------------------------------------------------------------------
     def push_video(self, pid: str, data, t: float) -> None:
@@ -606,7 +607,9 @@ class Mixer:
             out.broadcast[prof.name] = key = f"{rule}@{prof.name}"
             specs.setdefault(key, (rule, prof, ids, mains))
         view_layouts = {key: self._policy.layout(rule, prof, ids, mains) for key, (rule, prof, ids, mains) in specs.items()}
-        self._note_layout(view_layouts[out.broadcast[self.profiles[0].name]])
+        broadcast = view_layouts[out.broadcast[self.profiles[0].name]]
+        assert broadcast is not None  # only the lobby has none, and observers never see the lobby
+        self._note_layout(broadcast)
         self._decode_visible(view_layouts, now, out)
         # Receivers arriving at a view (or asking for one) need a keyframe there.
         for key in [k for k in self._views if k not in specs]:
@@ -691,6 +694,7 @@ class Mixer:
               people: int) -> I420Frame:
         if rule == LOBBY:
             return self.label_cache.holding(prof.width, prof.height, self.name or "this meeting")
+        assert layout is not None  # every view but the lobby has a layout
         if not layout.slots and self.labels:
             return self.label_cache.alone(prof.width, prof.height)  # nobody else here: say so, not a blank picture
         sources = [self._source(slot.participant, now) for slot in layout.slots]
@@ -711,11 +715,12 @@ class Mixer:
         highlight = self.dominant if len(layout.slots) > 1 else None
         view = self._views[key]
         plan_key = (layout, sizes, highlight, self.labels, tuple(card))
-        if view.plan_key != plan_key:  # geometry is worked out when something changed
+        plan = view.plan
+        if plan is None or view.plan_key != plan_key:  # geometry is worked out when something changed
             styles = [self._style(slot, prof, highlight, c) for slot, c in zip(layout.slots, card)]
-            view.plan = self._compositors[prof.name].plan(styles, sizes)
+            plan = view.plan = self._compositors[prof.name].plan(styles, sizes)
             view.plan_key = plan_key
-        return self._compositors[prof.name].draw(view.plan.ops(sources))
+        return self._compositors[prof.name].draw(plan.ops(sources))
 
     def _source(self, pid: str, now: float) -> I420Frame | None:
         if pid == CONTENT:

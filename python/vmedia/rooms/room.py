@@ -241,14 +241,15 @@ class Room:
             # Wi-Fi blinked is not sent to the lobby of a locked consultation).
             if self._pin_clock() - left_at >= REJOIN_WINDOW:
                 del self._departed[pid]
-            elif _token_matches(state.rejoin_hash, rejoin_token) and self._seats_taken() < self.policy.max_participants:
+            elif (rejoin_token is not None and _token_matches(state.rejoin_hash, rejoin_token)
+                  and self._seats_taken() < self.policy.max_participants):
                 del self._departed[pid]
                 return self._rejoin(state, name, audio_codec, profile, content, rejoin_token, "after a dropped call")
         if self._expected:
             self._expire_expected()
             if isinstance(pid, str) and pid in self._expected:
                 state = self._expected[pid]
-                if not _token_matches(state.rejoin_hash, rejoin_token):
+                if rejoin_token is None or not _token_matches(state.rejoin_hash, rejoin_token):
                     self._refuse(Action.JOIN, pid, pid, f"{pid!r:.80} is expected back after a failover: its seat "
                                                         "is kept for the caller holding its rejoin token")
                 return self._rejoin(state, name, audio_codec, profile, content, rejoin_token, "after failover")
