@@ -30,6 +30,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 try:
     import ray
@@ -53,7 +54,7 @@ RESTARTS = 5  # how many times Ray restarts a room's actor (its process or node 
 
 @dataclass
 class _Entry:
-    actor: object
+    actor: Any  # a RoomActor handle: Ray's stubs have no .remote on its methods
     cpu: float  # Ray's CPU request
     estimate: costs.RoomCost
 
@@ -95,11 +96,12 @@ class Cluster:
         # Named, so room actors find it by name: an actor handle among a restartable actor's
         # constructor arguments would live in the object store, and could be lost with it.
         self._store_name = f"vmedia-control-store-{uuid.uuid4().hex[:8]}"
-        self._store = ray.remote(ControlStore).options(
+        # Actor handles are Any: Ray's stubs have no .remote on an actor's methods.
+        self._store: Any = ray.remote(ControlStore).options(
             name=self._store_name, num_cpus=0, max_restarts=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False),
         ).remote(_absolute(audit), state_dir=_absolute(state_dir))  # the store's working folder is Ray's
-        self._actor_class = ray.remote(RoomActor)
+        self._actor_class: Any = ray.remote(RoomActor)
         self._rooms: dict[str, _Entry] = {}
         self._creating = asyncio.Lock()
         self._closed = False

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,6 +49,9 @@ from vmedia.hosting.clock import MediaClock
 from vmedia.media.time import EPS
 from vmedia.rooms.room import Room
 from vmedia.video.label_cache import LabelCache
+
+if TYPE_CHECKING:  # hosted.py imports this module
+    from vmedia.hosting.hosted import HostedRoom
 
 log = logging.getLogger("vmedia.hosting.host")
 
@@ -305,7 +308,7 @@ class RoomHost:
 
         return self._tick_pool.submit(run)
 
-    def driver(self, room_id: str):
+    def driver(self, room_id: str) -> HostedRoom:
         """The room as a LiveDriver-shaped handle (vmedia.hosting.hosted.HostedRoom), for
         the WebRTC layer: make_app(room, driver=host.driver(room_id))."""
         from vmedia.hosting.hosted import HostedRoom

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 import ray
 
@@ -27,6 +28,11 @@ from vmedia import errors
 from vmedia.errors import InvalidInputError, VmediaError
 from vmedia.hosting.host import RoomHost
 from vmedia.rooms.audit import AuditRecord
+
+if TYPE_CHECKING:
+    from vmedia.hosting.hosted import HostedRoom
+    from vmedia.rooms.room import Room
+    from vmedia.webrtc.peers import RoomPeers
 
 log = logging.getLogger("vmedia.hosting.room_actor")
 
@@ -49,18 +55,20 @@ class RoomActor:
 
     def __init__(self, room_id: str, store_name: str, spec: dict):
         self.room_id = room_id
-        self.store = ray.get_actor(store_name)
+        self.store: Any = ray.get_actor(store_name)  # an actor handle: Ray's stubs have no .remote on its methods
         self.spec = spec
         # Ray reserves the room's CPU share for placement; the room's threads (decodes, its
         # views encoded side by side) may run on any of the node's cores, as on a RoomHost.
         self.host = RoomHost(utilization=1.0)
-        self.room = None
-        self.driver = None
-        self.peers = None
+        self.room: Room | None = None  # these three are set together, by _serve
+        self.driver: HostedRoom | None = None
+        self.peers: RoomPeers | None = None
         self._seq = 0
         self._saving = False
+        self.epoch: int
+        snapshot: dict | None
         self.epoch, snapshot = ray.get(self.store.checkout.remote(room_id))
-        self.restored = snapshot is not None
+        self.restored: bool = snapshot is not None
         if snapshot is not None:  # Ray restarted us: the room comes back as it was saved
             room = self.host.restore_room(room_id, snapshot, participants=spec["participants"],
                                           visible=spec.get("visible"), audit=self._audit)
@@ -79,9 +87,9 @@ class RoomActor:
 
     async def offer(self, body: dict) -> dict:
         """A participant's WebRTC offer: its peer connects to this process."""
-        self._require_open()
+        _, _, peers = self._require_open()
         try:
-            answer = await self.peers.offer(body)
+            answer = await peers.offer(body)
         except VmediaError as e:
             raise portable(e) from None
         answer["node"] = self._node()
@@ -90,7 +98,7 @@ class RoomActor:
     async def control(self, action: str, args: list, kwargs: dict, token: str | None = None):
         """Room.<action>(*args, **kwargs) between two of the room's ticks. With a `token`,
         the participant acting (the first argument) must hold it (Room.authenticate)."""
-        self._require_open()
+        room, driver, _ = self._require_open()
         if action not in CONTROL_ACTIONS:
             raise InvalidInputError(f"unknown room action {action!r}; one of {sorted(CONTROL_ACTIONS)}")
         if not isinstance(args, list) or not isinstance(kwargs, dict):
@@ -100,11 +108,11 @@ class RoomActor:
 
         def act():
             if token is not None:
-                self.room.authenticate(args[0], token, action)
-            return getattr(self.room, action)(*args, **kwargs)
+                room.authenticate(args[0], token, action)
+            return getattr(room, action)(*args, **kwargs)
 
         try:
-            result = await self.driver.run(act)
+            result = await driver.run(act)
         except VmediaError as e:
             raise portable(e) from None
         self._save()
@@ -116,22 +124,21 @@ class RoomActor:
         room (a gateway's ingest, a test sender, a benchmark's recording). Anything else it
         returns is returned (pickled). Not part of the room's control state: a restarted
         room comes back without it."""
-        self._require_open()
-        result = await self.driver.run(factory, self.room)
+        room, driver, _ = self._require_open()
+        result = await driver.run(factory, room)
         if callable(result):
-            self.driver.add_feed(result)
+            driver.add_feed(result)
             return None
         return result
 
     async def info(self) -> dict:
         """Where the room runs and who is in it."""
-        self._require_open()
-        room = self.room
+        room, _, peers = self._require_open()
         stats = self.host.stats().get(self.room_id)
         return {
             "room": self.room_id, "node": self._node(), "pid": os.getpid(), "incarnation": self.epoch,
             "restored": self.restored, "participants": room.participants, "lobby": list(room.lobby),
-            "expected": sorted(getattr(room, "expected", ())), "peers": sorted(self.peers.by_pid),
+            "expected": sorted(getattr(room, "expected", ())), "peers": sorted(peers.by_pid),
             "locked": room.locked, "stats": asdict(stats) if stats else None,
         }
 
@@ -145,15 +152,15 @@ class RoomActor:
             await self.store.forget.remote(self.room_id)
 
     # --- internals --------------------------------------------------------------------------
-    def _serve(self, room) -> None:
+    def _serve(self, room: Room) -> None:
         from vmedia.webrtc.peers import RoomPeers
 
         self.room = room
         self.host.start()
-        self.driver = self.host.driver(self.room_id)
-        self.driver.start()
-        self.peers = RoomPeers(self.driver, **(self.spec.get("peer_options") or {}))
-        self.driver.subscribe(self._on_event, loop=None)  # on the emitting thread: snapshots are taken between ticks
+        self.driver = driver = self.host.driver(self.room_id)
+        driver.start()
+        self.peers = RoomPeers(driver, **(self.spec.get("peer_options") or {}))
+        driver.subscribe(self._on_event, loop=None)  # on the emitting thread: snapshots are taken between ticks
         self._save()
 
     def _on_event(self, event: Event) -> None:
@@ -165,22 +172,25 @@ class RoomActor:
         the store; several changes in a row make one snapshot."""
         if self._saving:
             return
+        room, driver, _ = self._require_open()
         self._saving = True
 
         def take():
             self._saving = False
             self._seq += 1
-            self.store.put.remote(self.room_id, self.epoch, self._seq, self.room.snapshot())
+            self.store.put.remote(self.room_id, self.epoch, self._seq, room.snapshot())
 
-        future = self.driver.call(take)
+        future = driver.call(take)
         future.add_done_callback(_log_failure)
 
     def _audit(self, record: AuditRecord) -> None:
         self.store.audit.remote(self.room_id, record.to_dict())
 
-    def _require_open(self) -> None:
-        if self.room is None:
+    def _require_open(self) -> tuple[Room, HostedRoom, RoomPeers]:
+        """The room, its driver and its peers; VmediaError before the room is served."""
+        if self.room is None or self.driver is None or self.peers is None:
             raise VmediaError(f"room {self.room_id!r} is not open (its actor restarted before it was first opened)")
+        return self.room, self.driver, self.peers
 
     @staticmethod
     def _node() -> str:

@@ -23,17 +23,21 @@ the service's own authentication.
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from vmedia.errors import CapacityError, InvalidInputError, PermissionDenied, RoomNotFound, RoomUnavailable, VmediaError
 from vmedia.webrtc.server import read_json
 
-CLUSTER_KEY = web.AppKey("cluster", object)
+if TYPE_CHECKING:  # Ray is imported only where a cluster is made
+    from vmedia.hosting.cluster import Cluster
+
+CLUSTER_KEY: web.AppKey[Cluster] = web.AppKey("cluster")
 ROOM_FIELDS = {"id", "type", "participants", "visible", "layout", "host_pin", "guest_pin", "hd1080", "low_profile", "name"}
 
 
-def make_cluster_app(cluster) -> web.Application:
+def make_cluster_app(cluster: Cluster) -> web.Application:
     """An aiohttp app in front of `cluster` (a vmedia.hosting.cluster.Cluster); the app
     closes the cluster when it shuts down, keeping the rooms' state (with a state folder,
     the next start brings them back)."""
@@ -87,8 +91,11 @@ async def _create(request: web.Request) -> web.Response:
     if unknown:
         raise web.HTTPBadRequest(text=f"unknown room fields {sorted(unknown)}; known: {sorted(ROOM_FIELDS)}")
     options = {k: v for k, v in body.items() if k not in ("id", "type", "participants")}
-    info = await request.app[CLUSTER_KEY].create_room(body.get("id"), body.get("type", "administrative"),
-                                                      participants=body.get("participants"), **options)
+    # Whatever the JSON holds, or None: create_room refuses a bad or missing id or size with a 400.
+    room_id: Any = body.get("id")
+    participants: Any = body.get("participants")
+    info = await request.app[CLUSTER_KEY].create_room(room_id, body.get("type", "administrative"),
+                                                      participants=participants, **options)
     return web.json_response(info, status=201)
 
 
