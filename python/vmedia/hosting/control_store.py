@@ -42,7 +42,7 @@ class ControlStore:
         self._state = Path(state_dir) if state_dir else None
         if self._state is not None:
             self._state.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._load()
+            self._load(self._state)
 
     def register(self, room_id: str, spec: dict) -> None:
         """A new room: its spec, kept (and written) with its snapshots."""
@@ -111,9 +111,9 @@ class ControlStore:
         except OSError:
             log.exception("room %s: its control state could not be written to %s", room_id, self._state)
 
-    def _load(self) -> None:
-        """What an earlier store left: each room's spec and latest snapshot (epoch 0)."""
-        for path in sorted(self._state.glob("*.json")):
+    def _load(self, state: Path) -> None:
+        """What an earlier store left in `state`: each room's spec and latest snapshot (epoch 0)."""
+        for path in sorted(state.glob("*.json")):
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 room_id, spec, snapshot = data["room"], data["spec"], data["snapshot"]
