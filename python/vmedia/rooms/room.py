@@ -786,7 +786,7 @@ class Room:
         except InvalidInputError as e:
             self._invalid(action, by, pid, str(e))
 
-    def _refuse(self, action: Action, by: str, target: str | None, reason: str) -> NoReturn:
+    def _refuse(self, action: Action, by: str | None, target: str | None, reason: str) -> NoReturn:
         self._audit(action, by, target, Outcome.DENIED, reason)
         raise PermissionDenied(reason)
 
