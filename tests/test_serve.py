@@ -69,21 +69,23 @@ def test_vmedia_serve_serves_the_join_page_refuses_bad_offers_and_stops_on_ctrl_
     assert f"127.0.0.1:{port}" in out
 
 
-def get(url: str) -> tuple[int, str]:
+def get(url: str, headers: dict | None = None) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as resp:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
 
 
-def serve_cluster(port: int, *extra: str) -> tuple[subprocess.Popen, dict]:
+def serve_cluster(port: int, *extra: str, admin_token: str | None = None) -> tuple[subprocess.Popen, dict]:
     """`vmedia serve --cluster local ...` on `port`, once it answers: (process, GET /rooms)."""
+    env = {**os.environ, "VMEDIA_ADMIN_TOKEN": admin_token or ""}
     proc = subprocess.Popen([sys.executable, "-m", "vmedia", "serve", "--cluster", "local", "--port", str(port), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    auth = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
     for _ in range(300):  # Ray starts, then the rooms' actors
         try:
-            return proc, json.loads(get(f"http://127.0.0.1:{port}/rooms")[1])
+            return proc, json.loads(get(f"http://127.0.0.1:{port}/rooms", auth)[1])
         except OSError:
             if proc.poll() is not None:
                 break
@@ -138,11 +140,17 @@ def test_vmedia_serve_cluster_local_places_rooms_refuses_bad_requests_and_restar
     assert any(r["room"] == "ward-7" and r["action"] == "authenticate" and r["outcome"] == "denied" for r in records), records
     # Stopping the server is not ending the rooms: started again on the same state folder,
     # it brings ward-7 back (restored from its snapshot), without being asked to create it.
-    proc, rooms = serve_cluster(port, "--audit", str(audit), "--state-dir", str(state))
+    # This time the service's routes need its admin token; participants' routes do not.
+    secret = "s3cret-admin-token-0123456789"
+    proc, rooms = serve_cluster(port, "--audit", str(audit), "--state-dir", str(state), admin_token=secret)
     try:
         assert list(rooms) == ["ward-7"] and rooms["ward-7"]["restored"]
-        status, text = get(base + "/rooms/ward-7/audit")
+        status, text = get(base + "/rooms/ward-7/audit", {"Authorization": f"Bearer {secret}"})
         assert status == 200 and [r["action"] for r in json.loads(text)] == ["restored"]
+        for url in ("/rooms", "/rooms/ward-7", "/rooms/ward-7/audit"):
+            assert get(base + url)[0] == 401 and get(base + url, {"Authorization": "Bearer guessed"})[0] == 401
+        assert post(base + "/rooms", json.dumps({"id": "hall", "participants": 2}).encode())[0] == 401
+        assert get(base + "/rooms/ward-7/")[0] == 200  # the join page is for participants
     finally:
         out = ctrl_c(proc)
     assert "room ward-7 recovered" in out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 
 from vmedia.cli import common
 
@@ -29,12 +30,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--layout", default="speaker", choices=["gallery", "speaker"], help="what everyone sees")
     p.add_argument("--audio-delay", type=float, default=0.040, help="playout delay of incoming audio, seconds")
     p.add_argument("--cluster", metavar="ADDRESS",
-                   help="serve rooms on Ray: 'local' starts Ray here, else ray.init's address ('auto', 'ray://head:10001')")
+                   help="serve rooms on Ray: 'local' starts Ray here, else ray.init's address ('auto', 'ray://head:10001'); "
+                        "the service's routes (/rooms) then need the bearer token in $VMEDIA_ADMIN_TOKEN")
     p.add_argument("--room", action="append", default=[], metavar="ID",
                    help="with --cluster: a room to create at start (repeatable; more with POST /rooms)")
     p.add_argument("--participants", type=common.int_range(1, 1000), default=9,
                    help="with --cluster: the size each --room is placed for")
     p.add_argument("--audit", metavar="FILE", help="with --cluster: JSON Lines audit log of every room")
+    # The service's routes (/rooms: create, list, inspect, end) take the bearer token in
+    # $VMEDIA_ADMIN_TOKEN: an environment variable, not an argument every `ps` shows.
     p.add_argument("--state-dir", metavar="DIR",
                    help="with --cluster: keep each room's control state here; on start, bring back the rooms it holds")
     return p
@@ -88,8 +92,14 @@ def _cluster_app(args: argparse.Namespace):
             raise common.CliError(str(e)) from None
         return cluster
 
+    admin_token = os.environ.get("VMEDIA_ADMIN_TOKEN") or None
+    if admin_token is not None and len(admin_token) < 16:
+        raise common.CliError("VMEDIA_ADMIN_TOKEN must be a secret of at least 16 characters")
+    if admin_token is None:
+        log.warning("VMEDIA_ADMIN_TOKEN is not set: anyone who reaches this port may create, list and end rooms")
+
     async def build():
-        return make_cluster_app(await start())
+        return make_cluster_app(await start(), admin_token=admin_token)
 
     print(f"vmedia: cluster {args.cluster} behind http://{args.host}:{args.port}/rooms (Ctrl-C to stop)", flush=True)
     return build()

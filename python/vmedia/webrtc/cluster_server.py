@@ -14,14 +14,18 @@ its room runs on, and the peer connects there.
 
 Errors: 400 bad request, 403 not allowed (a PIN, a role), 404 unknown room, 503 when the
 room is restarting after a failure (Retry-After: 1; re-offer) or the cluster is full.
-A control request acts as the participant its first argument names, and must carry that
-participant's rejoin token (the secret its client got in the answer to its offer): the
-id alone proves nothing. /rooms (create, list, delete) trusts its callers: put it behind
-the service's own authentication.
+Who may call what:
+- participants: the join page, /offer (the room's PINs, lobby and lock decide), and
+  /control, which acts as the participant its first argument names and must carry that
+  participant's rejoin token (the secret its client got in the answer to its offer);
+- the service (`admin_token`): listing, creating, inspecting, auditing and ending rooms
+  need `Authorization: Bearer <admin_token>` (401 without). With no admin token those
+  routes are open: for a front that the service's own gateway authenticates.
 """
 
 from __future__ import annotations
 
+import hmac
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -34,25 +38,45 @@ if TYPE_CHECKING:  # Ray is imported only where a cluster is made
     from vmedia.hosting.cluster import Cluster
 
 CLUSTER_KEY: web.AppKey[Cluster] = web.AppKey("cluster")
+ADMIN_TOKEN_KEY: web.AppKey[str | None] = web.AppKey("admin_token")
 ROOM_FIELDS = {"id", "type", "participants", "visible", "layout", "host_pin", "guest_pin", "hd1080", "low_profile", "name"}
 
 
-def make_cluster_app(cluster: Cluster) -> web.Application:
+def make_cluster_app(cluster: Cluster, *, admin_token: str | None = None) -> web.Application:
     """An aiohttp app in front of `cluster` (a vmedia.hosting.cluster.Cluster); the app
     closes the cluster when it shuts down, keeping the rooms' state (with a state folder,
-    the next start brings them back)."""
+    the next start brings them back). `admin_token`: the bearer token the service's own
+    routes require (None: open)."""
+    if admin_token is not None and (not isinstance(admin_token, str) or len(admin_token) < 16):
+        raise InvalidInputError("an admin token is a secret of at least 16 characters")
     app = web.Application(middlewares=[_vmedia_errors])
     app[CLUSTER_KEY] = cluster
-    app.router.add_get("/rooms", _list)
-    app.router.add_post("/rooms", _create)
+    app[ADMIN_TOKEN_KEY] = admin_token
+    app.router.add_get("/rooms", _service(_list))
+    app.router.add_post("/rooms", _service(_create))
     app.router.add_get("/rooms/{room}/", _page)
     app.router.add_post("/rooms/{room}/offer", _offer)
     app.router.add_post("/rooms/{room}/control", _control)
-    app.router.add_get("/rooms/{room}/audit", _audit)
-    app.router.add_get("/rooms/{room}", _info)
-    app.router.add_delete("/rooms/{room}", _remove)
+    app.router.add_get("/rooms/{room}/audit", _service(_audit))
+    app.router.add_get("/rooms/{room}", _service(_info))
+    app.router.add_delete("/rooms/{room}", _service(_remove))
     app.on_shutdown.append(_shutdown)
     return app
+
+
+def _service(handler):
+    """A route of the service's, not of participants: it needs the admin token, if any."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        token = request.app[ADMIN_TOKEN_KEY]
+        if token is not None:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode()[:512], f"Bearer {token}".encode()):
+                raise web.HTTPUnauthorized(text="this route needs the service's admin token",
+                                           headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    return checked
 
 
 @web.middleware
