@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from manual_clock import ManualClock
 from vmedia.errors import InvalidInputError, PermissionDenied
 from vmedia.rooms import pins
 from vmedia.rooms.pins import HashedPin, PinGate, PinLimits, PinRefused, ScryptCost, check_pin
@@ -14,16 +15,9 @@ from vmedia.rooms.pins import HashedPin, PinGate, PinLimits, PinRefused, ScryptC
 CHEAP = ScryptCost(n=2**10)  # the default (2**14) is for production; the logic is the same
 
 
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
-
 
 def gate(host="1234", guest="5678", limits=PinLimits(), clock=None):
-    return PinGate(host, guest, limits=limits, cost=CHEAP, clock=clock or Clock())
+    return PinGate(host, guest, limits=limits, cost=CHEAP, clock=clock or ManualClock())
 
 
 @pytest.mark.parametrize(
@@ -109,7 +103,7 @@ def test_a_room_without_pins_decides_nothing():
 
 
 def test_wrong_pins_back_off_exponentially_then_lock_the_caller_out():
-    clock = Clock()
+    clock = ManualClock()
     g = gate(limits=PinLimits(backoff_s=1, max_backoff_s=30, caller_attempts=4, lockout_s=300), clock=clock)
     waits = []
     for _ in range(3):
@@ -136,7 +130,7 @@ def test_wrong_pins_back_off_exponentially_then_lock_the_caller_out():
 
 
 def test_backoff_is_capped():
-    clock = Clock()
+    clock = ManualClock()
     g = gate(limits=PinLimits(backoff_s=1, max_backoff_s=5, caller_attempts=10), clock=clock)
     waits = []
     for _ in range(6):
@@ -148,7 +142,7 @@ def test_backoff_is_capped():
 
 
 def test_the_room_locks_pin_entry_when_many_callers_guess():
-    clock = Clock()
+    clock = ManualClock()
     g = gate(limits=PinLimits(caller_attempts=3, room_attempts=5, lockout_s=60), clock=clock)
     for i in range(4):
         with pytest.raises(PinRefused) as e:
@@ -165,7 +159,7 @@ def test_the_room_locks_pin_entry_when_many_callers_guess():
 
 
 def test_old_mistakes_are_forgotten_and_a_right_pin_forgives_the_caller():
-    clock = Clock()
+    clock = ManualClock()
     g = gate(limits=PinLimits(backoff_s=1, caller_attempts=3, window_s=100), clock=clock)
     for _ in range(2):
         with pytest.raises(PinRefused):
@@ -180,7 +174,7 @@ def test_old_mistakes_are_forgotten_and_a_right_pin_forgives_the_caller():
 
 
 def test_remembered_callers_are_bounded():
-    clock = Clock()
+    clock = ManualClock()
     g = gate(limits=PinLimits(room_attempts=10**6, max_callers=20), clock=clock)
     for i in range(60):
         with pytest.raises(PinRefused):

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from manual_clock import ManualClock
 from media_helpers import ColourSender
 from vmedia import InvalidInputError, PermissionDenied, Room
 from vmedia.media import synth
@@ -21,13 +22,6 @@ CHEAP = ScryptCost(n=2**10)  # production uses the default; the rules are the sa
 # Long PINs: four digits could turn up by chance in a hex digest or a timestamp.
 HOST_PIN, GUEST_PIN = "4711471147", "0805120805"
 
-
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
 
 
 def restored(snap, **kw):
@@ -53,7 +47,7 @@ def without_times(snap):
 def consultation(clock=None, audit=None):
     """A locked sensitive room with PINs: a host, a muted phone caller, a guest, one waiting."""
     room = Room("sensitive", name="Poliklinikk 3", host_pin=HOST_PIN, guest_pin=GUEST_PIN, pin_cost=CHEAP,
-                pin_clock=clock or Clock(), audit=audit, compose_threads=1)
+                pin_clock=clock or ManualClock(), audit=audit, compose_threads=1)
     room.join("doc", "Dr. Berg", pin=HOST_PIN)
     room.join("phone", "Phone caller", pin=GUEST_PIN, audio_codec="pcmu")
     room.join("pat", "Patient", pin=GUEST_PIN)
@@ -219,7 +213,7 @@ def test_the_restore_is_audited_and_announced():
 
 
 def test_the_rejoin_window_closes():
-    clock, records = Clock(), []
+    clock, records = ManualClock(), []
     room = consultation()
     tokens = tokens_of(room)
     back = restored(room.snapshot(), pin_clock=clock, rejoin_window=30, audit=records.append)
@@ -240,7 +234,7 @@ def test_the_rejoin_window_closes():
 def test_who_hung_up_within_the_window_is_let_back_by_a_restore():
     # A failing process drops its callers' connections before it dies: they "leave" just
     # before the last snapshot, and must still get back into the locked room that comes back.
-    clock = Clock()
+    clock = ManualClock()
     room = consultation(clock)
     tokens = tokens_of(room)
     room.leave("pat")
@@ -298,7 +292,7 @@ def test_only_the_holder_of_a_rejoin_token_takes_its_seat_back():
 
 
 def test_a_dropped_call_gets_back_into_a_locked_room_with_its_token_within_the_window():
-    clock, records = Clock(), []
+    clock, records = ManualClock(), []
     room = Room("sensitive", host_pin=HOST_PIN, guest_pin=GUEST_PIN, pin_cost=CHEAP, pin_clock=clock,
                 audit=records.append, compose_threads=1)
     room.join("doc", "Dr. Berg", pin=HOST_PIN)
@@ -337,7 +331,7 @@ def test_a_host_can_keep_an_expected_member_out_and_move_the_spotlight():
 
 
 def test_a_room_wide_pin_lockout_survives_a_restart():
-    clock = Clock()
+    clock = ManualClock()
     room = Room("administrative", host_pin=HOST_PIN, pin_cost=CHEAP, pin_clock=clock, compose_threads=1,
                 pin_limits=PinLimits(room_attempts=3, lockout_s=60))
     for i in range(3):

@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pytest
 
+from manual_clock import ManualClock
 from media_helpers import ColourSender, decode_h264
 from vmedia import InvalidInputError, PermissionDenied, Room
 from vmedia.media import synth
@@ -19,13 +20,6 @@ from vmedia.rooms.policy import RoomPolicy
 CHEAP = ScryptCost(n=2**10)  # production uses the default; the rules are the same
 HOST_PIN, GUEST_PIN = "4711", "080512"
 
-
-class Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
 
 
 def pin_room(room_type="sensitive", **kw):
@@ -108,7 +102,7 @@ def test_host_pin_only_lets_guests_in_without_one():
 
 
 def test_wrong_pins_back_off_lock_out_and_every_failure_is_an_event_and_audited():
-    clock, records = Clock(), []
+    clock, records = ManualClock(0.0), []
     room = pin_room(pin_limits=PinLimits(backoff_s=1, caller_attempts=3, lockout_s=600), pin_clock=clock, audit=records.append)
     for expected in ("wrong PIN", "try again"):
         with pytest.raises(PermissionDenied, match=expected):
