@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from vmedia.errors import CapacityError, InvalidInputError, PermissionDenied, RoomNotFound, RoomUnavailable, VmediaError
-from vmedia.webrtc.server import read_json
+from vmedia.errors import InvalidInputError, RoomUnavailable
+from vmedia.webrtc.server import http_errors, read_json
 
 if TYPE_CHECKING:  # Ray is imported only where a cluster is made
     from vmedia.hosting.cluster import Cluster
@@ -49,7 +49,7 @@ def make_cluster_app(cluster: Cluster, *, admin_token: str | None = None) -> web
     routes require (None: open)."""
     if admin_token is not None and (not isinstance(admin_token, str) or len(admin_token) < 16):
         raise InvalidInputError("an admin token is a secret of at least 16 characters")
-    app = web.Application(middlewares=[_vmedia_errors])
+    app = web.Application(middlewares=[http_errors])
     app[CLUSTER_KEY] = cluster
     app[ADMIN_TOKEN_KEY] = admin_token
     app.router.add_get("/rooms", _service(_list))
@@ -77,24 +77,6 @@ def _service(handler):
         return await handler(request)
 
     return checked
-
-
-@web.middleware
-async def _vmedia_errors(request: web.Request, handler):
-    try:
-        return await handler(request)
-    except RoomNotFound as e:
-        raise web.HTTPNotFound(text=str(e)) from None
-    except PermissionDenied as e:
-        raise web.HTTPForbidden(text=str(e)) from None
-    except InvalidInputError as e:
-        raise web.HTTPBadRequest(text=str(e)) from None
-    except RoomUnavailable as e:
-        raise web.HTTPServiceUnavailable(text=str(e), headers={"Retry-After": "1"}) from None
-    except CapacityError as e:
-        raise web.HTTPServiceUnavailable(text=str(e)) from None
-    except VmediaError as e:
-        raise web.HTTPInternalServerError(text=str(e)) from None
 
 
 async def _list(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from vmedia.errors import InvalidInputError, PermissionDenied
+from vmedia.errors import CapacityError, InvalidInputError, PermissionDenied, RoomNotFound, RoomUnavailable, VmediaError
 from vmedia.rooms.room import Room
 from vmedia.hosting.live import LiveDriver
 from vmedia.webrtc.peer import RoomPeer
@@ -30,7 +30,7 @@ PEERS_KEY = web.AppKey("peers", RoomPeers)
 def make_app(room, *, driver: LiveDriver | None = None, **peer_options) -> web.Application:
     """An aiohttp app serving `room`. The driver starts with the app and stops with it;
     `peer_options` go to every RoomPeer (playout delays, timeouts)."""
-    app = web.Application()
+    app = web.Application(middlewares=[http_errors])
     app[ROOM_KEY] = room
     app[DRIVER_KEY] = driver or LiveDriver(room)
     app[PEERS_KEY] = RoomPeers(app[DRIVER_KEY], **peer_options)
@@ -64,7 +64,7 @@ async def _index(request: web.Request) -> web.Response:
 
 async def _offer(request: web.Request) -> web.Response:
     body = await read_json(request)
-    return web.json_response(await answer_or_http_error(request.app[PEERS_KEY].offer(body)))
+    return web.json_response(await request.app[PEERS_KEY].offer(body))
 
 
 OFFER_SHAPE = '{"sdp": "...", "type": "offer", "pid": "...", "name": "..."}'
@@ -81,14 +81,24 @@ async def read_json(request: web.Request, shape: str = OFFER_SHAPE) -> dict:
     return body
 
 
-async def answer_or_http_error(answering) -> dict:
-    """Await an offer's answer; vmedia's refusals become 403 (not allowed) or 400."""
+@web.middleware
+async def http_errors(request: web.Request, handler):
+    """vmedia's errors as HTTP statuses: 400 bad request, 403 not allowed (a PIN, a role,
+    a token), 404 unknown room, 503 restarting (Retry-After) or full, 500 anything else."""
     try:
-        return await answering
+        return await handler(request)
+    except RoomNotFound as e:
+        raise web.HTTPNotFound(text=str(e)) from None
     except PermissionDenied as e:
         raise web.HTTPForbidden(text=str(e)) from None
     except InvalidInputError as e:
         raise web.HTTPBadRequest(text=str(e)) from None
+    except RoomUnavailable as e:
+        raise web.HTTPServiceUnavailable(text=str(e), headers={"Retry-After": "1"}) from None
+    except CapacityError as e:
+        raise web.HTTPServiceUnavailable(text=str(e)) from None
+    except VmediaError as e:
+        raise web.HTTPInternalServerError(text=str(e)) from None
 
 
 async def _stats(request: web.Request) -> web.Response:
