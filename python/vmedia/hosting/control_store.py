@@ -71,10 +71,6 @@ class ControlStore:
         self._write(room_id)
         return True
 
-    def snapshot(self, room_id: str) -> dict | None:
-        saved = self._snapshots.get(room_id)
-        return saved[2] if saved else None
-
     def forget(self, room_id: str) -> None:
         """The room was closed on purpose: nothing to restore any more."""
         self._snapshots.pop(room_id, None)
@@ -94,9 +90,6 @@ class ControlStore:
 
     def records(self, room_id: str) -> list[dict]:
         return list(self._records.get(room_id, ()))
-
-    def pid(self) -> int:
-        return os.getpid()
 
     def _write(self, room_id: str) -> None:
         if self._state is None or room_id not in self._specs:

@@ -193,7 +193,7 @@ class Room:
         control requests from clients cannot trust the id a request names. A mismatch is
         PermissionDenied, audited (`authenticate`, denied, with the `request`)."""
         held = self._rejoin_tokens.get(pid) if isinstance(pid, str) else None
-        if held is None or not isinstance(token, str) or not hmac.compare_digest(held.encode(), token.encode()[:256]):
+        if not _token_matches(_token_hash(held), token):
             self._refuse(Action.AUTHENTICATE, None, pid if isinstance(pid, str) else None,
                          f"{request[:40]}: the caller does not hold {str(pid)[:80]!r}'s token")
 
@@ -235,14 +235,13 @@ class Room:
             raise InvalidInputError(f"participant {pid!r} is already in the room")
         if role is not None and role not in ROLES:
             raise InvalidInputError(f"role must be 'host' or 'guest', got {role!r}")
+        self._forget_old_departures()
         if isinstance(pid, str) and pid in self._departed:
-            state, left_at = self._departed[pid]
+            state, _ = self._departed[pid]
             # A dropped call back with its token within the window: as it was (a patient whose
             # Wi-Fi blinked is not sent to the lobby of a locked consultation).
-            if self._pin_clock() - left_at >= REJOIN_WINDOW:
-                del self._departed[pid]
-            elif (rejoin_token is not None and _token_matches(state.rejoin_hash, rejoin_token)
-                  and self._seats_taken() < self.policy.max_participants):
+            if (rejoin_token is not None and _token_matches(state.rejoin_hash, rejoin_token)
+                    and self._seats_taken() < self.policy.max_participants):
                 del self._departed[pid]
                 return self._rejoin(state, name, audio_codec, profile, content, rejoin_token, "after a dropped call")
         if self._expected:
@@ -634,11 +633,15 @@ class Room:
         self._muted.discard(pid)
         self._gains.pop(pid, None)
 
+    def _forget_old_departures(self) -> None:
+        """Departures older than the rejoin window (the oldest come first)."""
+        since = self._pin_clock() - REJOIN_WINDOW
+        while self._departed and next(iter(self._departed.values()))[1] <= since:
+            self._departed.popitem(last=False)
+
     def _recently_departed(self) -> list[MemberState]:
         """Who hung up within the rejoin window and is not back: let in again by a restore."""
-        since = self._pin_clock() - REJOIN_WINDOW
-        while self._departed and next(iter(self._departed.values()))[1] < since:
-            self._departed.popitem(last=False)
+        self._forget_old_departures()
         return [state for pid, (state, _) in self._departed.items() if pid not in self.roles and pid not in self._expected]
 
     def _member_state(self, pid: str) -> MemberState:
@@ -877,7 +880,7 @@ def _token_hash(token: str | None) -> str | None:
     return None if token is None else hashlib.sha256(token.encode()).hexdigest()
 
 
-def _token_matches(expected_hash: str | None, token: str | None) -> bool:
+def _token_matches(expected_hash: str | None, token: object) -> bool:
     if expected_hash is None or not isinstance(token, str) or len(token) > 256:
         return False
     return hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), expected_hash)
