@@ -126,17 +126,10 @@ class Cluster:
             spec = {"room_type": room_type, "participants": participants, "visible": visible,
                     "room_options": room_options, "peer_options": self.peer_options}
             await self._store.register.remote(room_id, spec)
-            actor = self._new_actor(room_id, spec, cpu, placement)
             pins = {k: v for k, v in (("host_pin", host_pin), ("guest_pin", guest_pin)) if v is not None}
             try:
-                info = await asyncio.wait_for(_unwrap(actor.open.remote(pins), room_id), self.place_timeout)
-            except asyncio.TimeoutError:
-                self._end(actor, room_id)
-                await self._store.forget.remote(room_id)
-                raise CapacityError(f"room {room_id!r} (about {cpu:.2f} CPU) was not placed within "
-                                    f"{self.place_timeout:g} s: no node has that much CPU free") from None
+                actor, info = await self._start(room_id, spec, cpu, placement, "open", pins)
             except BaseException:
-                self._end(actor, room_id)
                 await self._store.forget.remote(room_id)
                 raise
             self._rooms[room_id] = _Entry(actor, cpu, estimate)
@@ -157,14 +150,8 @@ class Cluster:
                                                **spec["room_options"])
                 cpu = cpu_request(estimate.total)
                 self._check_fits(room_id, cpu)
-                spec = dict(spec, peer_options=self.peer_options)
-                actor = self._new_actor(room_id, spec, cpu, None)
-                try:
-                    await asyncio.wait_for(_unwrap(actor.info.remote(), room_id), self.place_timeout)
-                except BaseException:
-                    self._end(actor, room_id)
-                    raise
-            except (VmediaError, asyncio.TimeoutError, KeyError, TypeError) as e:
+                actor, _ = await self._start(room_id, dict(spec, peer_options=self.peer_options), cpu, None, "info")
+            except (VmediaError, KeyError, TypeError) as e:
                 outcome[room_id] = f"not recovered: {e!r}"
                 log.error("room %s: not recovered: %r", room_id, e)
                 continue
@@ -236,10 +223,22 @@ class Cluster:
             raise RoomUnavailable(f"room {room_id!r} did not answer within {self.call_timeout:g} s; "
                                   "it may be restarting after a failure") from None
 
-    def _new_actor(self, room_id: str, spec: dict, cpu: float, placement: dict | None):
-        return self._actor_class.options(
+    async def _start(self, room_id: str, spec: dict, cpu: float, placement: dict | None, first: str, *args):
+        """A new actor for the room and the answer to its first call (`open` for a new room,
+        `info` for one it restores); a room Ray does not place in time is a CapacityError,
+        and an actor that fails is ended, never left pending."""
+        actor = self._actor_class.options(
             num_cpus=cpu, max_restarts=self.restarts, max_task_retries=0, **(placement or {}),
         ).remote(room_id, self._store_name, spec)
+        try:
+            return actor, await asyncio.wait_for(_unwrap(getattr(actor, first).remote(*args), room_id), self.place_timeout)
+        except asyncio.TimeoutError:
+            self._end(actor, room_id)
+            raise CapacityError(f"room {room_id!r} (about {cpu:.2f} CPU) was not placed within "
+                                f"{self.place_timeout:g} s: no node has that much CPU free") from None
+        except BaseException:
+            self._end(actor, room_id)
+            raise
 
     def _entry(self, room_id: str) -> _Entry:
         self._check_open()
