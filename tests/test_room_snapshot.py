@@ -440,6 +440,7 @@ MALFORMED = [
     ("a gain that is NaN", _set(["members", 0, "gain"], float("nan")), "snapshot.members[0].gain"),
     ("an unknown profile", _set(["members", 0, "profile"], "4k"), "snapshot.members[0].profile"),
     ("off stage without a stage", _set(["members", 1, "on_stage"], False), "snapshot.members[1].on_stage"),
+    ("an audit log that cannot be opened", _set(["audit"], "/" + "a" * 300), "snapshot.audit: cannot open audit log"),
     ("a rejoin hash that is not hex", _set(["members", 0, "rejoin_hash"], "z" * 64), "snapshot.members[0].rejoin_hash"),
     ("a rejoin hash too short", _set(["members", 0, "rejoin_hash"], "ab" * 8), "snapshot.members[0].rejoin_hash"),
     ("the same id twice", lambda s: s["members"].append(dict(s["members"][0])), "snapshot.members[3].id"),

@@ -36,7 +36,7 @@ from vmedia.engine import Event, EventKind, Member, Mixer, TickOutput
 from vmedia.errors import InvalidInputError, PermissionDenied, VmediaError
 from vmedia.media import synth
 from vmedia.media.time import FRAME_SECONDS, FRAME_SIZE
-from vmedia.rooms.audit import Action, AuditLog, AuditRecord, AuditSink, Outcome, utc_iso
+from vmedia.rooms.audit import Action, AuditLog, AuditRecord, AuditSink, JsonLinesFile, Outcome, utc_iso
 from vmedia.rooms.history import HISTORY, EventHistory
 from vmedia.rooms.pins import PinGate, PinLimits, PinRefused, ScryptCost
 from vmedia.rooms.policy import POLICIES, RoomPolicy, policy_for
@@ -555,6 +555,11 @@ class Room:
                 raise InvalidInputError(f"snapshot.members[{i}].profile must be one of {profiles}, got {m.profile!r:.40}")
             if m.gain > MAX_GAIN:
                 raise InvalidInputError(f"snapshot.members[{i}].gain must be in 0..{MAX_GAIN:g}, got {m.gain!r}")
+        if audit is None and snap.audit is not None:  # the snapshot's log: refused as a snapshot field
+            try:
+                JsonLinesFile(snap.audit).close()
+            except InvalidInputError as e:
+                raise InvalidInputError(f"snapshot.audit: {e}") from None
         pins = PinGate.from_state(snap.pins, clock=pin_clock) if snap.pins is not None else None
         room = cls(snap.policy, name=snap.name, layout=snap.layout, hd1080=snap.hd1080, low_profile=snap.low_profile,
                    pin_clock=pin_clock, audit=snap.audit if audit is None else audit, history=history,
